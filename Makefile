@@ -1,0 +1,52 @@
+# Quickstart: `make demo` plays the origin story on a local forge; `make test` runs every test.
+# Both build .venv first (once; again only when pyproject.toml changes).
+
+SHELL := bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Set to https://download.pytorch.org/whl/cpu on a Linux machine without a GPU to skip CUDA wheels.
+TORCH_INDEX ?=
+# The demo and the tests run offline: the model comes from a PyPI package, GitHub from the local forge.
+HF_HUB_OFFLINE ?= 1
+export HF_HUB_OFFLINE
+export GRADIO_ANALYTICS_ENABLED := False
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# The stamp is named after pyproject.toml's checksum: a dependency edit reinstalls, nothing else does.
+STAMP := $(VENV)/.installed-$(firstword $(shell cksum < pyproject.toml))
+
+.PHONY: venv demo test lint bench chromium
+
+venv: $(STAMP)
+
+# torch goes first and exact, so the package's `torch>=2.2` is already met (no CUDA download).
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install --quiet -e '.[test,claude]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: venv
+	$(BIN)/ml-intern-bot demo
+
+# The browser tests drive Debian's chromium; install it where it is missing and apt-get exists.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium (Debian package) for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+test: venv chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/actionlint .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
+	$(BIN)/zizmor --offline --min-severity medium .github/workflows/*.yml action.yml
+
+bench: venv
+	$(BIN)/ml-intern-bot bench

@@ -1,0 +1,139 @@
+"""Render the pull request's files (train.py, evaluate.py, app.py, config.yaml, ...) from a Plan.
+
+Untrusted text (issue bodies, dataset contents, LLM answers) reaches the generated files only as
+data: plan values go into config.yaml through `yaml.safe_dump`, and into Python source only through
+the `pyrepr` filter (a `repr()` string literal) or into Markdown through the `md` filter. The
+templates never place a plan value in a code position.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from bot import templates_dir
+from bot.planner.schema import Plan
+
+SPLITS_MODULE = Path(__file__).resolve().parent / "research" / "splits.py"
+SCRIPT_TEMPLATES = {
+    "train.py": "scripts/train.py.j2",
+    "evaluate.py": "scripts/evaluate.py.j2",
+    "app.py": "scripts/app.py.j2",
+    "requirements.txt": "scripts/requirements.txt.j2",
+    "README.md": "scripts/README.md.j2",
+}
+OPTIONAL = {"app.py"}  # rendered when its template exists (it is written separately)
+EXAMPLES_PER_CLASS = 2
+EXAMPLE_CHARS = 200
+EXAMPLE_SOURCE_MAX_BYTES = 50 * 1024 * 1024
+CONFIG_HEADER = (
+    "# The training plan, proposed by ml-intern-bot. train.py and evaluate.py read every setting\n"
+    "# from here; change a value (or comment `/plan key=value` on the issue) and rerun.\n"
+)
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def pyrepr(value) -> str:
+    """A Python literal for value (repr of str/number/bool/None); never raw text in code."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(pyrepr(v) for v in value) + "]"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    return repr(str(value))
+
+
+def md(value) -> str:
+    """Markdown-inert text on one line: special characters escaped, so it cannot add links or HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja environment for script templates (StrictUndefined: a typo fails the render)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    env.filters["pyrepr"] = pyrepr
+    env.filters["md"] = md
+    return env
+
+
+def splits_source() -> str:
+    """bot/research/splits.py without `from __future__` lines, to embed in the standalone train.py."""
+    text = SPLITS_MODULE.read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if not ln.startswith("from __future__ import")]
+    return "\n".join(lines).strip() + "\n"
+
+
+def config_yaml(plan: Plan) -> str:
+    """config.yaml = Plan.model_dump() as YAML (safe_dump quotes any hostile string)."""
+    body = yaml.safe_dump(plan.model_dump(), sort_keys=False, allow_unicode=True, width=100)
+    return CONFIG_HEADER + body
+
+
+def _local_table(dataset: str) -> Path | None:
+    """The plan's dataset as a small local file, if it is one; reading the Hub here is not cheap."""
+    path = Path(dataset).expanduser()
+    if path.suffix.lower() not in {".csv", ".parquet", ".jsonl", ".json"}:
+        return None
+    if not path.is_file() or path.stat().st_size > EXAMPLE_SOURCE_MAX_BYTES:
+        return None
+    return path
+
+
+def example_pairs(plan: Plan) -> list[tuple[str, str]]:
+    """Up to 2 (text, label) pairs per class for the Space, when the dataset is a small local file."""
+    path = _local_table(plan.dataset)
+    if path is None:
+        return []
+    import pandas as pd
+
+    try:
+        readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
+        reader = readers.get(path.suffix.lower(), lambda p: pd.read_json(p, lines=path.suffix == ".jsonl"))
+        frame = reader(path)[[plan.text_column, plan.label_column]].dropna()
+    except (OSError, ValueError, KeyError):
+        return []
+    frame = frame.astype(str)
+    pairs: list[tuple[str, str]] = []
+    for label in plan.labels:
+        texts = frame.loc[frame[plan.label_column] == label, plan.text_column].head(EXAMPLES_PER_CLASS)
+        pairs.extend((" ".join(t.split())[:EXAMPLE_CHARS], label) for t in texts)
+    return pairs
+
+
+def render_pr_files(
+    plan: Plan,
+    examples: list[tuple[str, str]] | None = None,
+    threshold: float = 0.5,
+    model_repo: str | None = None,
+) -> dict[str, str]:
+    """Path -> text of every file the pull request adds."""
+    env = environment()
+    context = {
+        "plan": plan,
+        "examples": list(examples) if examples is not None else example_pairs(plan),
+        "threshold": float(threshold),
+        "model_repo": model_repo,
+        "splits_source": splits_source(),
+    }
+    files = {"config.yaml": config_yaml(plan)}
+    for name, template in SCRIPT_TEMPLATES.items():
+        if name in OPTIONAL and not (templates_dir() / template).is_file():
+            continue
+        files[name] = env.get_template(template).render(**context)
+    return files
+
+
+def write_files(files: dict[str, str], folder: Path) -> None:
+    """Write rendered files (used by the smoke test and the local runner's source folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")

@@ -1,0 +1,104 @@
+"""Effects: what the core asks the adapters to do. Results come back as Outcome events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class React:
+    content: str  # GitHub reaction name: eyes, +1, -1, rocket, confused
+    comment_id: int | None = None  # None = the issue itself
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A new comment, keyed so a retried delivery never posts it twice."""
+
+    key: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Sticky:
+    """A comment edited in place: the plan or the report."""
+
+    kind: str  # plan | report
+    body: str
+
+
+@dataclass(frozen=True)
+class Research:
+    goal: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenPullRequest:
+    plan: dict[str, Any]
+    research: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Train:
+    sha: str
+    plan: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Publish:
+    sha: str
+    plan: dict[str, Any]
+    run: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CancelRun:
+    pass
+
+
+Effect = React | Reply | Sticky | Research | OpenPullRequest | Train | Publish | CancelRun
+
+
+# Outcomes: the results of slow effects, fed back into the machine as events.
+@dataclass(frozen=True)
+class Planned:
+    plan: dict[str, Any]
+    research: dict[str, Any]  # inspection, baseline and estimate, for the plan comment
+
+
+@dataclass(frozen=True)
+class PullRequestReady:
+    pr_number: int
+    branch: str
+    head_sha: str
+    smoke: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Trained:
+    sha: str
+    run: dict[str, Any]  # small summary kept in the state marker
+    metrics: dict[str, Any]  # evaluate.py's metrics.json, for the report comment
+
+
+@dataclass(frozen=True)
+class Published:
+    sha: str
+    published: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Progress:
+    activity: str
+
+
+@dataclass(frozen=True)
+class StepFailed:
+    step: str  # research | smoke | training | publish
+    message: str
+    log_tail: str = ""
+
+
+Outcome = Planned | PullRequestReady | Trained | Published | Progress | StepFailed

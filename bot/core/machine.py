@@ -1,0 +1,283 @@
+"""The phase machine: `step(state, event, facts) -> (state, effects)`, a pure function.
+
+new -> planned (PR open, awaiting /approve-train) -> training -> trained (awaiting
+/approve-publish) -> published, plus failed and cancelled. README draws the same diagram.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+from bot.core import effects as fx
+from bot.core.commands import Command, CommandError, parse_commands
+from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, PushEvent
+from bot.core.render import render
+from bot.core.state import PHASE_LABELS, IssueState, Phase
+from bot.planner.schema import normalize_overrides
+
+WRITE_PERMISSIONS = {"admin", "maintain", "write"}
+
+Result = tuple[IssueState, list[fx.Effect]]
+
+
+def step(state: IssueState, event: object, facts: Facts) -> Result:
+    """Apply one event to a copy of the state; never touches the network."""
+    state = copy.deepcopy(state)
+    handler = _HANDLERS.get(type(event))
+    return handler(state, event, facts) if handler else (state, [])
+
+
+def short(sha: str | None) -> str:
+    return (sha or "")[:7]
+
+
+def _is_self(login: str, facts: Facts) -> bool:
+    return login.lower() == facts.bot_login.lower()
+
+
+def _wants_bot(event: IssueEvent) -> bool:
+    has_command = any(cmd.name == "ml-intern" for cmd in _safe_commands(event.body))
+    return TRIGGER_LABEL in event.labels or has_command
+
+
+def _safe_commands(text: str) -> list[Command]:
+    try:
+        return parse_commands(text)
+    except CommandError:
+        return []
+
+
+def _goal(title: str, body: str) -> str:
+    return f"{title}\n\n{body}".strip()
+
+
+def _start_research(state: IssueState, goal: str, comment_id: int | None = None) -> Result:
+    state.phase, state.activity = Phase.NEW, "Researching datasets and models…"
+    state.failed_step = state.error = None
+    return state, [fx.React("eyes", comment_id), fx.Research(goal, dict(state.overrides))]
+
+
+def _reply(state: IssueState, key: str, template: str, **context) -> fx.Reply:
+    return fx.Reply(key, render(template, state=state, **context))
+
+
+def _note(key: str, message: str) -> fx.Reply:
+    return fx.Reply(key, render("comments/note.md.j2", message=message))
+
+
+# --- events from GitHub -------------------------------------------------------------------
+
+
+def _on_issue(state: IssueState, event: IssueEvent, facts: Facts) -> Result:
+    if event.sender.type == "Bot" or _is_self(event.sender.login, facts):
+        return state, []
+    if event.action == "labeled" and event.label in PHASE_LABELS:
+        return state, []  # a hand-added phase label grants nothing; labels mirror the marker
+    if not _wants_bot(event) or state.phase != Phase.NEW or state.activity:
+        return state, []
+    return _start_research(state, _goal(event.title, event.body))
+
+
+def _on_comment(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
+    if _is_self(event.sender.login, facts) or event.comment_id in state.handled:
+        return state, []
+    try:
+        commands = parse_commands(event.body)
+    except CommandError as exc:
+        state.remember(event.comment_id)
+        return state, [_note(f"cmd-{event.comment_id}", f"I could not read that command: {exc}. Try `/help`.")]
+    if not commands:
+        return state, []
+    state.remember(event.comment_id)
+    command = commands[0]
+    key = f"cmd-{event.comment_id}"
+    if event.sender.type == "Bot":
+        if not command.privileged:
+            return state, []
+        return state, [_note(key, f"`/{command.name}` from @{event.sender.login} is ignored: "
+                                  "commands from bot accounts are never accepted. A maintainer must type it.")]
+    if command.privileged and facts.permission not in WRITE_PERMISSIONS:
+        return state, [_note(key, f"@{event.sender.login}, `/{command.name}` needs write, maintain or admin "
+                                  f"permission on this repository (yours, read through the API: "
+                                  f"{facts.permission or 'none'}). Ask a maintainer to run it.")]
+    return _COMMANDS[command.name](state, command, event, facts)
+
+
+def _on_push(state: IssueState, event: PushEvent, facts: Facts) -> Result:
+    if state.pr_number != event.pr_number or event.head_sha == state.head_sha:
+        return state, []
+    state.head_sha = event.head_sha
+    voided = state.approved_sha and state.approved_sha != event.head_sha
+    if not voided:
+        return state, []
+    old = state.approved_sha
+    state.approved_sha = state.approved_by = None
+    if state.phase in (Phase.TRAINING, Phase.TRAINED):
+        state.phase, state.activity = Phase.PLANNED, ""
+    message = (f"New commits on #{event.pr_number} (head is now `{short(event.head_sha)}`) void the approval "
+               f"of `{short(old)}`. Earlier results stay as a record but cannot be published. Review the "
+               "changes, then comment `/approve-train` to train the new head.")
+    return state, [_note(f"push-{event.head_sha}", message)]
+
+
+# --- slash commands -----------------------------------------------------------------------
+
+
+def _cmd_help(state, command, event, facts) -> Result:
+    return state, [_reply(state, f"cmd-{event.comment_id}", "comments/help.md.j2")]
+
+
+def _cmd_status(state, command, event, facts) -> Result:
+    return state, [_reply(state, f"cmd-{event.comment_id}", "comments/status_reply.md.j2")]
+
+
+def _cmd_start(state, command, event, facts) -> Result:
+    if state.phase != Phase.NEW or state.activity:
+        return state, [_note(f"cmd-{event.comment_id}", f"I am already on it (phase: {state.phase.value}). "
+                                                           "`/status` shows where things stand.")]
+    return _start_research(state, _goal(event.issue_title, event.issue_body), event.comment_id)
+
+
+def _cmd_plan(state, command, event, facts) -> Result:
+    key = f"cmd-{event.comment_id}"
+    if state.phase == Phase.TRAINING:
+        return state, [_note(key, "Training is running. Comment `/cancel` first, then `/plan` again.")]
+    try:
+        overrides = normalize_overrides(command.options)
+    except ValueError as exc:
+        return state, [_note(key, str(exc))]
+    state.overrides.update(overrides)
+    state.approved_sha = state.approved_by = None
+    state.run = None
+    return _start_research(state, _goal(event.issue_title, event.issue_body), event.comment_id)
+
+
+def _refuse_train(state: IssueState, facts: Facts, command: Command) -> str | None:
+    reasons = {
+        Phase.NEW: "there is no plan yet; wait for the PR or comment `/ml-intern`.",
+        Phase.TRAINING: f"training of `{short(state.approved_sha)}` is already running.",
+        Phase.TRAINED: "this head is already trained. Push changes or `/plan` to train again.",
+        Phase.PUBLISHED: "this model is already published.",
+        Phase.FAILED: f"the {state.failed_step} step failed. Comment `/retry` first.",
+        Phase.CANCELLED: "work on this issue was cancelled. Comment `/retry` to start again.",
+    }
+    if state.phase != Phase.PLANNED:
+        return reasons[state.phase]
+    if not facts.pr_head_sha:
+        return "I cannot find the pull request's head commit."
+    if command.args and not facts.pr_head_sha.startswith(command.args[0]):
+        return (f"`{command.args[0]}` is no longer the head of #{state.pr_number} (the head is "
+                f"`{short(facts.pr_head_sha)}`). Review the new commits, then approve again.")
+    return None
+
+
+def _cmd_approve_train(state, command, event, facts) -> Result:
+    refusal = _refuse_train(state, facts, command)
+    if refusal:
+        return state, [_note(f"cmd-{event.comment_id}", f"`/approve-train` refused: {refusal}")]
+    sha = facts.pr_head_sha
+    state.head_sha = state.approved_sha = sha
+    state.approved_by = event.sender.login
+    state.phase, state.activity, state.run = Phase.TRAINING, f"Training `{short(sha)}`…", None
+    return state, [fx.React("+1", event.comment_id), fx.Train(sha, state.plan or {})]
+
+
+def _cmd_approve_publish(state, command, event, facts) -> Result:
+    key = f"cmd-{event.comment_id}"
+    if state.phase == Phase.PUBLISHED:
+        return state, [_reply(state, key, "comments/published.md.j2", again=True)]
+    if state.phase != Phase.TRAINED or not state.run:
+        return state, [_note(key, "`/approve-publish` refused: there is no finished training run of the "
+                                  "approved head to publish. `/status` shows the phase.")]
+    if facts.pr_head_sha != state.run["sha"]:
+        return state, [_note(key, f"`/approve-publish` refused: the run trained `{short(state.run['sha'])}` "
+                                  f"but the PR head is now `{short(facts.pr_head_sha)}`. Approve training again.")]
+    state.activity = "Publishing the model card and Space…"
+    return state, [fx.React("+1", event.comment_id), fx.Publish(state.run["sha"], state.plan or {}, state.run)]
+
+
+def _cmd_retry(state, command, event, facts) -> Result:
+    goal = _goal(event.issue_title, event.issue_body)
+    if state.phase == Phase.CANCELLED or (state.phase == Phase.FAILED and state.failed_step in ("research", "smoke")):
+        return _start_research(state, goal, event.comment_id)
+    if state.phase == Phase.FAILED and state.failed_step == "training":
+        if state.approved_sha and state.approved_sha == facts.pr_head_sha:
+            state.phase, state.activity = Phase.TRAINING, f"Training `{short(state.approved_sha)}` again…"
+            return state, [fx.React("+1", event.comment_id), fx.Train(state.approved_sha, state.plan or {})]
+        state.phase, state.approved_sha = Phase.PLANNED, None
+        return state, [_note(f"cmd-{event.comment_id}", "The PR head moved since the approval: "
+                                                         "comment `/approve-train` to train the new head.")]
+    if state.phase == Phase.FAILED and state.failed_step == "publish" and state.run:
+        state.phase, state.activity = Phase.TRAINED, "Publishing again…"
+        return state, [fx.React("+1", event.comment_id), fx.Publish(state.run["sha"], state.plan or {}, state.run)]
+    return state, [_note(f"cmd-{event.comment_id}", f"Nothing to retry (phase: {state.phase.value}).")]
+
+
+def _cmd_cancel(state, command, event, facts) -> Result:
+    if state.phase in (Phase.PUBLISHED, Phase.CANCELLED):
+        return state, [_note(f"cmd-{event.comment_id}", f"Nothing to cancel (phase: {state.phase.value}).")]
+    running = state.phase == Phase.TRAINING
+    state.phase, state.activity = Phase.CANCELLED, ""
+    state.approved_sha = state.approved_by = None
+    effects: list[fx.Effect] = [fx.CancelRun()] if running else []
+    return state, [*effects, _note(f"cmd-{event.comment_id}", "Cancelled. Comment `/retry` to start again.")]
+
+
+_COMMANDS: dict[str, Callable[..., Result]] = {
+    "help": _cmd_help, "status": _cmd_status, "ml-intern": _cmd_start, "plan": _cmd_plan,
+    "approve-train": _cmd_approve_train, "approve-publish": _cmd_approve_publish,
+    "retry": _cmd_retry, "cancel": _cmd_cancel,
+}
+
+
+# --- outcomes of slow effects -------------------------------------------------------------
+
+
+def _on_planned(state: IssueState, event: fx.Planned, facts: Facts) -> Result:
+    state.plan, state.activity = event.plan, "Rendering the scripts and smoke-testing them…"
+    body = render("comments/plan.md.j2", state=state, plan=event.plan, research=event.research)
+    return state, [fx.Sticky("plan", body), fx.OpenPullRequest(event.plan, event.research)]
+
+
+def _on_pr_ready(state: IssueState, event: fx.PullRequestReady, facts: Facts) -> Result:
+    state.phase, state.activity = Phase.PLANNED, ""
+    state.pr_number, state.branch, state.head_sha = event.pr_number, event.branch, event.head_sha
+    message = (f"Pull request #{event.pr_number} holds the smoke-tested scripts (`{short(event.head_sha)}`). "
+               "Review it; a maintainer comments `/approve-train` to train exactly that commit.")
+    return state, [_note(f"ready-{event.head_sha}", message)]
+
+
+def _on_trained(state: IssueState, event: fx.Trained, facts: Facts) -> Result:
+    if state.phase != Phase.TRAINING or event.sha != state.approved_sha:
+        return state, []  # the approval was voided or cancelled while it ran
+    state.phase, state.activity, state.run = Phase.TRAINED, "", event.run
+    body = render("comments/report.md.j2", state=state, run=event.run, metrics=event.metrics)
+    return state, [fx.Sticky("report", body)]
+
+
+def _on_published(state: IssueState, event: fx.Published, facts: Facts) -> Result:
+    state.phase, state.activity, state.published = Phase.PUBLISHED, "", event.published
+    return state, [_reply(state, f"published-{event.sha}", "comments/published.md.j2", again=False)]
+
+
+def _on_progress(state: IssueState, event: fx.Progress, facts: Facts) -> Result:
+    state.activity = event.activity
+    return state, []
+
+
+def _on_failed(state: IssueState, event: fx.StepFailed, facts: Facts) -> Result:
+    if state.phase == Phase.CANCELLED:
+        return state, []
+    state.phase, state.activity = Phase.FAILED, ""
+    state.failed_step, state.error = event.step, event.message
+    state.attempts += 1
+    reply = _reply(state, f"failed-{event.step}-{state.attempts}", "comments/failed.md.j2", failure=event)
+    return state, [reply]
+
+
+_HANDLERS: dict[type, Callable[..., Result]] = {
+    IssueEvent: _on_issue, CommentEvent: _on_comment, PushEvent: _on_push,
+    fx.Planned: _on_planned, fx.PullRequestReady: _on_pr_ready, fx.Trained: _on_trained,
+    fx.Published: _on_published, fx.Progress: _on_progress, fx.StepFailed: _on_failed,
+}

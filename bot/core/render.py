@@ -1,0 +1,41 @@
+"""Comment bodies, rendered from `templates/comments/` with Jinja2 (no I/O beyond reading templates)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from bot import templates_dir
+from bot.core.commands import help_table
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """0.9371 -> '93.7 %'; missing values read as 'n/a' rather than a fake number."""
+    return "n/a" if value is None else f"{100 * float(value):.{digits}f} %"
+
+
+def num(value: Any, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{float(value):.{digits}f}"
+
+
+def md_cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell: no pipes, no newlines, no HTML."""
+    text = str(value).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters.update(pct=pct, num=num, cell=md_cell, short=lambda sha: (sha or "")[:7])
+    env.globals.update(help_table=help_table)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context).strip() + "\n"

@@ -1,0 +1,80 @@
+"""Issue state, stored as a hidden JSON marker in the bot's sticky status comment."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+MARKER_PREFIX = "<!-- ml-intern:state "
+_MARKER = re.compile(r"<!-- ml-intern:state (\{.*?\}) -->", re.S)
+HANDLED_KEEP = 100  # comment ids remembered so a redelivered command runs once
+
+
+class Phase(str, Enum):
+    NEW = "new"
+    PLANNED = "planned"
+    TRAINING = "training"
+    TRAINED = "trained"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return f"ml-intern:{self.value}"
+
+
+PHASE_LABELS = {phase.label for phase in Phase}
+
+
+@dataclass
+class IssueState:
+    phase: Phase = Phase.NEW
+    activity: str = ""  # what the bot is doing right now, shown in the status comment
+    plan: dict[str, Any] | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    pr_number: int | None = None
+    branch: str | None = None
+    head_sha: str | None = None  # last PR head the bot has seen
+    approved_sha: str | None = None
+    approved_by: str | None = None
+    run: dict[str, Any] | None = None  # {"sha", "status", "out_dir", "summary": {...}}
+    published: dict[str, Any] | None = None  # {"sha", "model", "space"}
+    failed_step: str | None = None  # research | smoke | training | publish
+    error: str | None = None
+    attempts: int = 0
+    handled: list[int] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["phase"] = self.phase.value
+        # '>' is escaped so no string can close the HTML comment early.
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).replace(">", "\\u003e")
+
+    @classmethod
+    def from_json(cls, text: str) -> "IssueState":
+        data = json.loads(text)
+        known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
+        known["phase"] = Phase(known.get("phase", "new"))
+        return cls(**known)
+
+    def remember(self, comment_id: int) -> None:
+        self.handled = [*self.handled, comment_id][-HANDLED_KEEP:]
+
+
+def encode_marker(state: IssueState) -> str:
+    return f"{MARKER_PREFIX}{state.to_json()} -->"
+
+
+def decode_marker(body: str) -> IssueState | None:
+    """The state in a comment body, or None when it carries no (valid) marker."""
+    match = _MARKER.search(body or "")
+    if not match:
+        return None
+    try:
+        return IssueState.from_json(match.group(1))
+    except (ValueError, TypeError):
+        return None

@@ -1,0 +1,159 @@
+"""Carries out the core's slow effects (research, PR, training, publishing) and reports Outcomes.
+
+Every failure becomes a StepFailed outcome, so the machine records it and the user gets a
+comment that says what happened and what to do next.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from bot.config import Settings
+from bot.core import effects as fx
+from bot.core.events import BRANCH_PREFIX
+from bot.core.render import render
+from bot.github import RepoClient
+from bot.planner.schema import Plan
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 10.0
+EVAL_ALLOWANCE_S = 300.0  # evaluate.py runs after the training budget
+_running: dict[tuple[str, int], object] = {}
+_running_lock = threading.Lock()
+
+
+def branch_for(number: int) -> str:
+    return f"{BRANCH_PREFIX}{number}"
+
+
+def folder_for(number: int) -> str:
+    """Where the scripts live in the repository: one folder per goal issue."""
+    return f"ml-intern/issue-{number}"
+
+
+class Executor:
+    def __init__(self, client: RepoClient, settings: Settings, repo: str, number: int,
+                 on_progress: Callable[[str], None]):
+        self.client, self.settings, self.repo, self.number = client, settings, repo, number
+        self.on_progress = on_progress
+        slug = re.sub(r"[^\w.-]", "_", repo)
+        self.issue_dir = settings.workdir.resolve() / "issues" / slug / f"issue-{number}"
+
+    def research(self, effect: fx.Research) -> fx.Outcome:
+        from bot.planner.rules import make_plan
+
+        config = self.client.read_config()
+        result = make_plan(effect.goal, config, effect.overrides)
+        research = {**result.research, "examples": result.examples}
+        return fx.Planned(result.plan.model_dump(), research)
+
+    def open_pull_request(self, effect: fx.OpenPullRequest) -> fx.Outcome:
+        from bot.codegen import render_pr_files
+        from bot.smoke import smoke_test
+
+        plan = Plan(**effect.plan)
+        files = render_pr_files(plan, examples=effect.research.get("examples"))
+        self.on_progress("Smoke-testing train.py and evaluate.py on a tiny sample…")
+        smoke = smoke_test(files, self.issue_dir / "smoke")
+        if not smoke.ok:
+            return fx.StepFailed("smoke", "the generated scripts failed their smoke test, so no PR was opened.",
+                                 smoke.log_tail)
+        folder = folder_for(self.number)
+        sha = self.client.push_files(branch_for(self.number), {f"{folder}/{k}": v for k, v in files.items()},
+                                     f"ml-intern: training scripts for #{self.number}")
+        body = render("comments/pull_request.md.j2", number=self.number, plan=plan, smoke=smoke,
+                      folder=folder, files=sorted(files))
+        pr = self.client.ensure_pull(branch_for(self.number), f"ml-intern: {plan.goal[:60]} (#{self.number})", body)
+        return fx.PullRequestReady(pr, branch_for(self.number), sha, {"seconds": smoke.seconds, "summary": smoke.summary})
+
+    def train(self, effect: fx.Train) -> fx.Outcome:
+        from runners.local import LocalRunner
+
+        plan = Plan(**effect.plan)
+        run_dir = self.issue_dir / "runs" / effect.sha
+        src, out = run_dir / "src", run_dir / "out"
+        self.client.checkout(effect.sha, folder_for(self.number), src)
+        runner = LocalRunner()
+        with _running_lock:
+            _running[(self.repo, self.number)] = runner
+        try:
+            result = runner.run(src, out, budget_s=plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S,
+                                on_progress=ProgressReporter(self.on_progress, plan))
+        finally:
+            with _running_lock:
+                _running.pop((self.repo, self.number), None)
+        if not result.ok:
+            return fx.StepFailed("training", _run_failure(result.status), result.log_tail)
+        metrics = json.loads((out / "metrics.json").read_text())
+        return fx.Trained(effect.sha, _run_summary(effect.sha, out, result.seconds, metrics), metrics)
+
+    def publish(self, effect: fx.Publish) -> fx.Outcome:
+        from bot import publish
+
+        out = Path(effect.run["out_dir"])
+        plan = Plan(**effect.plan)
+        metrics = json.loads((out / "metrics.json").read_text())
+        owner, name = self.repo.split("/", 1)
+        namespace = self.settings.hf_namespace or owner
+        repo_id = space_id = f"{namespace}/{name}-issue-{self.number}"
+        if self.settings.publish_target:
+            done = publish.publish_local(self.settings.publish_target, out, plan, metrics, repo_id, space_id)
+        elif self.settings.hf_token:
+            done = publish.publish_hub(self.settings.hf_token, out, plan, metrics, repo_id, space_id)
+        else:
+            return fx.StepFailed("publish", "HF_TOKEN is not set, so nothing can be published. Add it as a "
+                                            "repository secret (a write token), then comment `/retry`.")
+        return fx.Published(effect.sha, {"sha": effect.sha, "model": str(done.model), "space": str(done.space),
+                                         "how_to_run": getattr(done, "how_to_run", None)})
+
+    def cancel(self) -> None:
+        with _running_lock:
+            runner = _running.get((self.repo, self.number))
+        if runner is not None:
+            runner.cancel()
+
+
+class ProgressReporter:
+    """Turns train.py's JSON progress lines into status-comment updates, at most every 10 s."""
+
+    def __init__(self, on_progress: Callable[[str], None], plan: Plan):
+        self.on_progress, self.plan, self.last = on_progress, plan, 0.0
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "epoch":
+            self._say(f"Epoch {event.get('epoch')}/{event.get('epochs')} done: validation macro-F1 "
+                      f"{event.get('val_macro_f1', 0):.3f} ({event.get('elapsed', 0):.0f} s elapsed)", force=True)
+        elif kind == "progress":
+            total = event.get("total_steps") or 1
+            self._say(f"Training: step {event.get('step')}/{total} ({100 * event.get('step', 0) / total:.0f} %), "
+                      f"loss {event.get('loss', float('nan')):.3f}, {event.get('elapsed', 0):.0f} s elapsed")
+        elif kind == "done":
+            self._say("Training finished; evaluating on the test split…", force=True)
+
+    def _say(self, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            self.on_progress(text)
+
+
+def _run_failure(status: str) -> str:
+    return {
+        "timed_out": "training ran past its time budget plus the evaluation allowance and was stopped.",
+        "cancelled": "the run was cancelled.",
+    }.get(status, "the training or evaluation script exited with an error.")
+
+
+def _run_summary(sha: str, out: Path, seconds: float, metrics: dict) -> dict:
+    ft, bl = metrics.get("finetuned", {}), metrics.get("baseline", {})
+    return {"sha": sha, "status": "succeeded", "out_dir": str(out), "seconds": round(seconds, 1),
+            "summary": {"accuracy": ft.get("accuracy"), "macro_f1": ft.get("macro_f1"),
+                        "baseline_accuracy": bl.get("accuracy"), "baseline_macro_f1": bl.get("macro_f1"),
+                        "stopped_reason": metrics.get("train", {}).get("stopped_reason")}}

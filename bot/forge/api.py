@@ -1,0 +1,225 @@
+"""The forge's REST API under /api/v3: GitHub's routes, status codes, errors and JSON shapes.
+
+Permission rules follow https://docs.github.com/en/organizations/managing-user-access-to-your-
+organizations-repositories/repository-roles-for-an-organization; insufficient rights answer 403
+"Resource not accessible by integration" everywhere, missing things 404 "Not Found".
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from bot.forge import webhooks as wh
+from bot.forge.objects import Views
+from bot.forge.store import REACTIONS, Forge
+
+DOCS = "https://docs.github.com/rest"
+ROLE_TO_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
+                      "read": "read"}
+
+
+class ApiError(Exception):
+    """An error answered in GitHub's JSON error shape."""
+
+    def __init__(self, status: int, message: str, errors: list | None = None):
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "Not Found")
+
+
+def forbidden() -> ApiError:
+    return ApiError(403, "Resource not accessible by integration")
+
+
+def invalid(resource: str, field: str, code: str = "invalid", message: str = "Validation Failed") -> ApiError:
+    return ApiError(422, message, [{"resource": resource, "field": field, "code": code}])
+
+
+# --- dependencies -------------------------------------------------------------------------------
+def forge_of(request: Request) -> Forge:
+    return request.app.state.forge
+
+
+def current_user(request: Request) -> dict:
+    """Authenticate `Authorization: token X` / `Bearer X` (GitHub accepts both)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    user = None
+    if scheme.lower() in ("token", "bearer"):
+        user = forge_of(request).user_by_token(token.strip())
+    if user is None:
+        raise ApiError(401, "Bad credentials")
+    return user
+
+
+class Ctx:
+    """Per-request context: forge, views, the caller and (for /repos routes) the repository."""
+
+    def __init__(self, request: Request, user: dict, repo: dict | None = None):
+        self.request, self.forge, self.user, self.repo = request, forge_of(request), user, repo
+        self.views = Views(self.forge)
+        self.login = user["login"]
+
+    def need(self, role: str) -> None:
+        """Raise 403 unless the caller has at least `role` on the repository."""
+        if not self.forge.can(self.repo, self.login, role):
+            raise forbidden()
+
+    def has(self, role: str) -> bool:
+        return self.forge.can(self.repo, self.login, role)
+
+    def emit(self, event: str, payload: dict) -> None:
+        self.forge.emit(self.repo, event, payload)
+
+    def issue(self, number: int) -> dict:
+        issue = self.forge.issue(self.repo, number)
+        if issue is None:
+            raise not_found()
+        return issue
+
+
+def ctx(request: Request, user: dict = Depends(current_user)) -> Ctx:
+    return Ctx(request, user)
+
+
+def repo_ctx(owner: str, repo: str, request: Request, user: dict = Depends(current_user)) -> Ctx:
+    """Resolve /repos/{owner}/{repo}; private repos are invisible (404) without a role."""
+    row = forge_of(request).repo(f"{owner}/{repo}")
+    if row is None or forge_of(request).role(row, user["login"]) is None:
+        raise not_found()
+    return Ctx(request, user, row)
+
+
+def paginate(request: Request, items: list, status: int = 200) -> JSONResponse:
+    """Slice a list by per_page/page and add GitHub's Link header."""
+    qp = request.query_params
+    per_page = max(1, min(100, int(qp.get("per_page", 30))))
+    page = max(1, int(qp.get("page", 1)))
+    last = max(1, -(-len(items) // per_page))
+    chunk = items[(page - 1) * per_page: page * per_page]
+    base = str(request.url).split("?")[0]
+    links = []
+
+    def link(p: int, rel: str) -> str:
+        params = {k: v for k, v in qp.items() if k != "page"}
+        params["page"] = p
+        return f'<{base}?{urlencode(params)}>; rel="{rel}"'
+
+    if page < last:
+        links += [link(page + 1, "next"), link(last, "last")]
+    if page > 1:
+        links += [link(1, "first"), link(page - 1, "prev")]
+    headers = {"Link": ", ".join(links)} if links else {}
+    return JSONResponse(chunk, status_code=status, headers=headers)
+
+
+router = APIRouter()
+
+
+# --- meta & users -----------------------------------------------------------------------------
+@router.get("/rate_limit")
+def rate_limit(c: Ctx = Depends(ctx)):
+    reset = int(time.time()) + 3600
+    core = {"limit": 5000, "remaining": 4999, "reset": reset, "used": 1, "resource": "core"}
+    search = {"limit": 30, "remaining": 30, "reset": reset, "used": 0, "resource": "search"}
+    return {"resources": {"core": core, "search": search, "graphql": dict(core, resource="graphql")},
+            "rate": core}
+
+
+def _full_user(c: Ctx, login: str, private: bool) -> dict:
+    row = c.forge.user(login)
+    out = c.views.user(login)
+    out.update(user_view_type="private" if private else "public", name=row["login"], company=None,
+               blog="", location=None, email=None, hireable=None, bio=None, twitter_username=None,
+               public_repos=0, public_gists=0, followers=0, following=0,
+               created_at=row["created_at"], updated_at=row["created_at"])
+    if private:
+        out.update(private_gists=0, total_private_repos=0, owned_private_repos=0, disk_usage=0,
+                   collaborators=0, two_factor_authentication=False)
+    return out
+
+
+@router.get("/user")
+def get_authenticated_user(c: Ctx = Depends(ctx)):
+    return _full_user(c, c.login, private=True)
+
+
+@router.get("/users/{login}")
+def get_user(login: str, c: Ctx = Depends(ctx)):
+    if c.forge.user(login) is None:
+        raise not_found()
+    return _full_user(c, login, private=False)
+
+
+# --- repository & collaborators -------------------------------------------------------------
+@router.get("/repos/{owner}/{repo}")
+def get_repo(c: Ctx = Depends(repo_ctx)):
+    out = c.views.repo(c.repo)
+    out["permissions"] = {r: c.has(r) for r in ("admin", "maintain", "triage")}
+    out["permissions"].update(push=c.has("write"), pull=c.has("read"))
+    return out
+
+
+@router.get("/repos/{owner}/{repo}/collaborators/{username}/permission")
+def get_permission(username: str, c: Ctx = Depends(repo_ctx)):
+    user = c.forge.user(username)
+    if user is None:
+        raise not_found()
+    role = c.forge.role(c.repo, user["login"])
+    who = c.views.user(user["login"])
+    who["role_name"] = role or "none"
+    who["permissions"] = {"admin": role == "admin", "maintain": role in ("admin", "maintain"),
+                          "push": ROLE_TO_PERMISSION.get(role) in ("admin", "write"),
+                          "triage": role not in (None, "read"), "pull": role is not None}
+    return {"permission": ROLE_TO_PERMISSION.get(role, "none"), "role_name": role or "none", "user": who}
+
+
+@router.put("/repos/{owner}/{repo}/collaborators/{username}", status_code=204)
+def put_collaborator(username: str, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+    c.need("admin")
+    perm = (payload or {}).get("permission", "write")
+    perm = {"pull": "read", "push": "write"}.get(perm, perm)
+    if perm not in ROLE_TO_PERMISSION:
+        raise invalid("Repository", "permission")
+    if c.forge.user(username) is None:
+        raise not_found()
+    c.forge.set_permission(c.repo["full_name"], username, perm)
+    return Response(status_code=204)
+
+
+@router.get("/repos/{owner}/{repo}/collaborators/{username}")
+def check_collaborator(username: str, c: Ctx = Depends(repo_ctx)):
+    found = c.forge.user(username) and c.forge.explicit_role(c.repo, username)
+    return Response(status_code=204 if found else 404)
+
+
+def create_app(forge: Forge) -> FastAPI:
+    """The forge as an ASGI app: REST under /api/v3, the read-only HTML view at /."""
+    from bot.forge import api_git, api_issues, web
+
+    app = FastAPI(title="ml-intern forge", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.forge = forge
+
+    @app.exception_handler(ApiError)
+    def _api_error(request: Request, exc: ApiError):
+        body = {"message": exc.message, "documentation_url": DOCS, "status": str(exc.status)}
+        if exc.errors is not None:
+            body["errors"] = exc.errors
+        return JSONResponse(body, status_code=exc.status)
+
+    for r in (router, api_issues.router, api_git.router):
+        app.include_router(r, prefix="/api/v3")
+    app.include_router(web.router)
+    return app
+
+
+__all__ = ["create_app", "ApiError", "Ctx", "repo_ctx", "paginate", "not_found", "forbidden",
+           "invalid", "REACTIONS", "wh"]

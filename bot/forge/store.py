@@ -1,0 +1,268 @@
+"""The forge's state: SQLite for issues, comments, labels, pulls; bare git repositories for code."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from bot.forge.gitrepo import GitRepo, Person
+from bot.forge.tracker import TrackerMixin
+from bot.forge.webhooks import Hookshot
+
+ROLES = ("read", "triage", "write", "maintain", "admin")
+REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, login TEXT UNIQUE, type TEXT,
+    token TEXT, created_at TEXT);
+CREATE TABLE IF NOT EXISTS repos (id INTEGER PRIMARY KEY, owner TEXT, name TEXT, full_name TEXT UNIQUE,
+    default_branch TEXT, private INTEGER, description TEXT, created_at TEXT, updated_at TEXT,
+    pushed_at TEXT);
+CREATE TABLE IF NOT EXISTS perms (repo_id INTEGER, login TEXT, role TEXT, PRIMARY KEY (repo_id, login));
+CREATE TABLE IF NOT EXISTS issues (id INTEGER PRIMARY KEY, repo_id INTEGER, number INTEGER,
+    title TEXT, body TEXT, state TEXT, state_reason TEXT, user TEXT, locked INTEGER DEFAULT 0,
+    is_pull INTEGER DEFAULT 0, created_at TEXT, updated_at TEXT, closed_at TEXT, closed_by TEXT,
+    UNIQUE (repo_id, number));
+CREATE TABLE IF NOT EXISTS pulls (issue_id INTEGER PRIMARY KEY, head_ref TEXT, base_ref TEXT,
+    draft INTEGER, maintainer_can_modify INTEGER, merged INTEGER DEFAULT 0, merged_at TEXT);
+CREATE TABLE IF NOT EXISTS labels (id INTEGER PRIMARY KEY, repo_id INTEGER, name TEXT, color TEXT,
+    description TEXT);
+CREATE TABLE IF NOT EXISTS issue_labels (issue_id INTEGER, label_id INTEGER, pos INTEGER,
+    PRIMARY KEY (issue_id, label_id));
+CREATE TABLE IF NOT EXISTS comments (id INTEGER PRIMARY KEY, repo_id INTEGER, issue_id INTEGER,
+    user TEXT, body TEXT, created_at TEXT, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS reactions (id INTEGER PRIMARY KEY, subject TEXT, subject_id INTEGER,
+    user TEXT, content TEXT, created_at TEXT, UNIQUE (subject, subject_id, user, content));
+CREATE TABLE IF NOT EXISTS hooks (id INTEGER PRIMARY KEY, repo_id INTEGER, url TEXT, secret TEXT,
+    events TEXT);
+CREATE TABLE IF NOT EXISTS dispatches (id INTEGER PRIMARY KEY, repo TEXT, workflow_id INTEGER,
+    path TEXT, ref TEXT, inputs TEXT, sender TEXT, created_at TEXT);
+"""
+
+
+def now_iso() -> str:
+    """GitHub's timestamp format (ISO 8601, UTC, seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Forge(TrackerMixin):
+    """One forge: users, repositories and everything in them, plus its webhook deliverer."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.root / "forge.db", check_same_thread=False,
+                                   isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.executescript(SCHEMA)
+        self.html_url = "http://127.0.0.1"
+        self.hookshot = Hookshot()
+
+    @property
+    def api_url(self) -> str:
+        """Base of the REST API, where PyGithub's base_url points."""
+        return self.html_url.rstrip("/") + "/api/v3"
+
+    # --- low-level ---------------------------------------------------------------
+    def q(self, sql: str, *args) -> list[dict]:
+        """Run a query under the lock and return rows as dicts."""
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+
+    def one(self, sql: str, *args) -> dict | None:
+        """First row of a query, or None."""
+        rows = self.q(sql, *args)
+        return rows[0] if rows else None
+
+    def x(self, sql: str, *args) -> int:
+        """Execute a statement; return lastrowid."""
+        with self._lock:
+            return self._db.execute(sql, args).lastrowid
+
+    # --- users -------------------------------------------------------------------
+    def add_user(self, login: str, type: str = "User") -> str:  # noqa: A002 - GitHub's field name
+        """Create a user (idempotent per login) and return its bearer token."""
+        with self._lock:
+            row = self.user(login)
+            if row and row["token"]:
+                return row["token"]
+            token = "forge_" + secrets.token_hex(16)
+            if row:
+                self.x("UPDATE users SET token=?, type=? WHERE login=?", token, type, login)
+            else:
+                self.x("INSERT INTO users (login, type, token, created_at) VALUES (?,?,?,?)",
+                       login, type, token, now_iso())
+            return token
+
+    def _ensure_account(self, login: str, type: str) -> None:  # noqa: A002
+        """Owner accounts (organisations) exist without a token."""
+        if not self.user(login):
+            self.x("INSERT INTO users (login, type, token, created_at) VALUES (?,?,NULL,?)",
+                   login, type, now_iso())
+
+    def user(self, login: str) -> dict | None:
+        """A user by login (case-insensitive like GitHub)."""
+        return self.one("SELECT * FROM users WHERE lower(login)=lower(?)", login)
+
+    def user_by_token(self, token: str) -> dict | None:
+        """The user a token authenticates, or None."""
+        if not token:
+            return None
+        return self.one("SELECT * FROM users WHERE token=?", token)
+
+    # --- repositories --------------------------------------------------------------
+    def create_repo(self, full_name: str, owner_type: str = "User", default_branch: str = "main",
+                    files: dict[str, str | bytes] | None = None, private: bool = False,
+                    description: str | None = None) -> dict:
+        """Create a repository with an initial commit holding `files` (idempotent per name)."""
+        with self._lock:
+            existing = self.repo(full_name)
+            if existing:
+                return existing
+            owner, name = full_name.split("/", 1)
+            self._ensure_account(owner, owner_type)
+            ts = now_iso()
+            rid = self.x("INSERT INTO repos (owner, name, full_name, default_branch, private, "
+                         "description, created_at, updated_at, pushed_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                         owner, name, full_name, default_branch, int(private), description, ts, ts, ts)
+            git = self.git(full_name)
+            git.init(default_branch)
+            self._initial_commit(git, owner, default_branch, files or {"README.md": f"# {name}\n"})
+            return self.repo_by_id(rid)
+
+    def _initial_commit(self, git: GitRepo, owner: str, branch: str, files: dict) -> None:
+        """Write the first commit from a path->content mapping."""
+        entries = []
+        for path, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            entries.append({"path": path, "mode": "100644", "sha": git.hash_blob(data)})
+        tree = git.build_tree(None, entries)
+        who = Person(owner, f"{owner}@users.noreply.forge.local", int(time.time()))
+        sha = git.commit_tree(tree, [], "Initial commit\n", who, who)
+        git.update_ref(f"refs/heads/{branch}", sha)
+
+    def repo(self, full_name: str) -> dict | None:
+        """A repository by owner/name (case-insensitive)."""
+        return self.one("SELECT * FROM repos WHERE lower(full_name)=lower(?)", full_name)
+
+    def repo_by_id(self, rid: int) -> dict | None:
+        """A repository by id."""
+        return self.one("SELECT * FROM repos WHERE id=?", rid)
+
+    def repos(self) -> list[dict]:
+        """All repositories, oldest first."""
+        return self.q("SELECT * FROM repos ORDER BY id")
+
+    def git(self, full_name: str) -> GitRepo:
+        """The bare repository behind a repo."""
+        owner, name = full_name.split("/", 1)
+        return GitRepo(self.root / "git" / owner / f"{name}.git")
+
+    def touch_repo(self, repo: dict, pushed: bool = False) -> None:
+        """Bump updated_at (and pushed_at for ref moves)."""
+        ts = now_iso()
+        self.x("UPDATE repos SET updated_at=?" + (", pushed_at=?" if pushed else "") + " WHERE id=?",
+               *((ts, ts) if pushed else (ts,)), repo["id"])
+
+    def pull_diff(self, repo: dict, issue: dict) -> tuple[list[dict], list[str]]:
+        """A PR's changed files (vs the merge base) and its commits, oldest first."""
+        info = self.pull_info(issue)
+        git = self.git(repo["full_name"])
+        head = git.ref_sha(f"refs/heads/{info['head_ref']}")
+        base = git.ref_sha(f"refs/heads/{info['base_ref']}")
+        if not head or not base:
+            return [], []
+        mb = git.merge_base(base, head) or base
+        return git.diff_files(mb, head), git.rev_list(base, head)
+
+    # --- permissions ---------------------------------------------------------------
+    def set_permission(self, full_name: str, login: str, role: str) -> None:
+        """Grant a collaborator role: admin|maintain|write|triage|read."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {ROLES}")
+        repo = self.repo(full_name)
+        if repo is None:
+            raise KeyError(full_name)
+        if not self.user(login):
+            self.add_user(login)
+        self.x("INSERT OR REPLACE INTO perms (repo_id, login, role) VALUES (?,?,?)",
+               repo["id"], self.user(login)["login"], role)
+
+    def role(self, repo: dict, login: str | None) -> str | None:
+        """The user's effective role; the owner is admin, anyone may read a public repo."""
+        if login and login.lower() == repo["owner"].lower():
+            return "admin"
+        if login:
+            row = self.one("SELECT role FROM perms WHERE repo_id=? AND lower(login)=lower(?)",
+                           repo["id"], login)
+            if row:
+                return row["role"]
+        return None if repo["private"] else "read"
+
+    def explicit_role(self, repo: dict, login: str) -> str | None:
+        """Role granted directly (not via public visibility)."""
+        if login.lower() == repo["owner"].lower():
+            return "admin"
+        row = self.one("SELECT role FROM perms WHERE repo_id=? AND lower(login)=lower(?)",
+                       repo["id"], login)
+        return row["role"] if row else None
+
+    def can(self, repo: dict, login: str | None, needed: str) -> bool:
+        """Whether the user's role reaches `needed` in GitHub's role order."""
+        have = self.role(repo, login)
+        return have is not None and ROLES.index(have) >= ROLES.index(needed)
+
+    # --- hooks, dispatches, deliveries -------------------------------------------------
+    def add_hook(self, full_name: str, url: str, secret: str | None = None,
+                 events: list[str] | None = None) -> int:
+        """Register a repository webhook."""
+        repo = self.repo(full_name)
+        return self.x("INSERT INTO hooks (repo_id, url, secret, events) VALUES (?,?,?,?)",
+                      repo["id"], url, secret, ",".join(events or ["*"]))
+
+    def hooks(self, repo: dict, event: str) -> list[dict]:
+        """Hooks subscribed to an event."""
+        rows = self.q("SELECT * FROM hooks WHERE repo_id=?", repo["id"])
+        return [h for h in rows if event in h["events"].split(",") or "*" in h["events"].split(",")]
+
+    def emit(self, repo: dict, event: str, payload: dict) -> None:
+        """Queue a webhook delivery to every subscribed hook."""
+        for hook in self.hooks(repo, event):
+            self.hookshot.enqueue(hook["url"], hook["secret"], event, payload)
+
+    def deliveries(self) -> list[dict]:
+        """Every delivery so far: {id, event, action, payload, status_code, headers, url}."""
+        return self.hookshot.deliveries()
+
+    def wait_for_deliveries(self, timeout: float = 10) -> bool:
+        """Block until the delivery queue is drained; False on timeout."""
+        return self.hookshot.wait(timeout)
+
+    def redeliver(self, delivery_id: str) -> dict:
+        """Send a past delivery again, same body and delivery id (as GitHub's redeliver does)."""
+        return self.hookshot.redeliver(delivery_id)
+
+    def record_dispatch(self, repo: dict, workflow: dict, ref: str, inputs: str, sender: str) -> None:
+        """Remember a workflow_dispatch; the forge never runs workflows."""
+        self.x("INSERT INTO dispatches (repo, workflow_id, path, ref, inputs, sender, created_at) "
+               "VALUES (?,?,?,?,?,?,?)", repo["full_name"], workflow["id"], workflow["path"], ref,
+               inputs, sender, now_iso())
+
+    def dispatches(self) -> list[dict]:
+        """Every recorded workflow dispatch, inputs decoded."""
+        import json
+
+        rows = self.q("SELECT * FROM dispatches ORDER BY id")
+        for r in rows:
+            r["inputs"] = json.loads(r["inputs"])
+        return rows
+
+    def close(self) -> None:
+        """Stop the delivery worker and close the database."""
+        self.hookshot.stop()
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,117 @@
+"""The Plan: the typed, bounded contract between research, codegen, runners and publishing.
+
+Everything that reaches a generated script passes through here first, so untrusted text
+(issue bodies, LLM answers) can only ever become validated IDs, column names and numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?$")
+LOCAL_PATH = re.compile(r"^[\w./ ~+-]{1,400}$")
+COLUMN = re.compile(r"^[\w .-]{1,64}$")
+LABEL = re.compile(r"^[^\x00-\x1f`$\\]{1,100}$")
+REVISION = re.compile(r"^[\w./-]{1,100}$")
+
+Hardware = Literal["local-cpu", "actions-cpu", "hf-cpu-basic", "hf-t4-small", "hf-a10g-small"]
+
+
+class Plan(BaseModel):
+    """What the bot proposes to train; rendered into config.yaml in the PR."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    goal: str = Field(max_length=300)
+    dataset: str  # what train.py loads: a Hub ID, or a local file/folder path
+    dataset_name: str | None = None  # the Hub ID to credit in the card when `dataset` is a local copy
+    dataset_config: str | None = None
+    dataset_revision: str | None = None
+    dataset_license: str | None = None
+    text_column: str
+    label_column: str
+    labels: list[str] = Field(min_length=2, max_length=1000)
+    test_split: str | None = None  # official test split name, e.g. BANKING77's "test"
+    model: str = DEFAULT_MODEL
+    epochs: int = Field(3, ge=1, le=20)
+    learning_rate: float = Field(1e-4, gt=0, le=1e-2)
+    batch_size: int = Field(32, ge=1, le=512)
+    max_length: int = Field(64, ge=8, le=512)
+    seed: int = Field(42, ge=0, le=2**31 - 1)
+    val_size: float = Field(0.1, gt=0, lt=0.5)
+    test_size: float = Field(0.1, gt=0, lt=0.5)
+    max_train_rows: int | None = Field(None, ge=10, le=10_000_000)
+    class_weights: bool = False
+    early_stopping_patience: int = Field(2, ge=0, le=20)
+    time_budget_minutes: float = Field(8.0, gt=0, le=360)
+    threads: int = Field(0, ge=0, le=256)  # 0 = all cores
+    hardware: Hardware = "local-cpu"
+    smoke_rows: int = Field(200, ge=20, le=5000)
+
+    @field_validator("dataset", "dataset_name")
+    @classmethod
+    def _dataset(cls, value: str | None) -> str | None:
+        if value is not None and not (HUB_ID.match(value) or LOCAL_PATH.match(value)):
+            raise ValueError(f"dataset {value!r} is neither a Hub ID nor a CSV/Parquet/JSONL path")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if not HUB_ID.match(value):
+            raise ValueError(f"model {value!r} is not a Hub model ID like owner/name")
+        return value
+
+    @field_validator("text_column", "label_column")
+    @classmethod
+    def _column(cls, value: str) -> str:
+        if not COLUMN.match(value):
+            raise ValueError(f"column name {value!r} has characters other than letters, digits, space, . _ -")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not LABEL.match(v)]
+        if bad:
+            raise ValueError(f"labels with control or shell characters: {bad[:3]}")
+        return value
+
+    @field_validator("dataset_config", "dataset_revision", "test_split")
+    @classmethod
+    def _ref(cls, value: str | None) -> str | None:
+        if value is not None and not REVISION.match(value):
+            raise ValueError(f"{value!r} is not a valid config, revision or split name")
+        return value
+
+
+# Keys a maintainer may change with `/plan key=value`; aliases map to Plan fields.
+OVERRIDE_ALIASES = {
+    "label": "label_column",
+    "text": "text_column",
+    "lr": "learning_rate",
+    "budget": "time_budget_minutes",
+    "rows": "max_train_rows",
+}
+OVERRIDABLE = {
+    "dataset", "dataset_config", "dataset_revision", "text_column", "label_column", "model",
+    "epochs", "learning_rate", "batch_size", "max_length", "seed", "max_train_rows",
+    "class_weights", "time_budget_minutes", "hardware", "early_stopping_patience", "threads",
+}
+
+
+def normalize_overrides(raw: dict[str, str]) -> dict[str, Any]:
+    """Map `/plan` keys to Plan fields; raise ValueError naming any key that is not allowed."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        field = OVERRIDE_ALIASES.get(key, key)
+        if field not in OVERRIDABLE:
+            allowed = sorted(set(OVERRIDE_ALIASES) | OVERRIDABLE)
+            raise ValueError(f"unknown plan key {key!r}; allowed: {', '.join(allowed)}")
+        out[field] = value
+    return out

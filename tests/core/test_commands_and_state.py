@@ -1,0 +1,47 @@
+"""The command grammar and the state marker, called directly without HTTP."""
+
+import pytest
+
+from bot.core.commands import CommandError, parse_commands
+from bot.core.state import IssueState, Phase, decode_marker, encode_marker
+
+
+def test_commands_are_read_one_per_line_with_options():
+    cmds = parse_commands("Looks good.\n/plan label=intent epochs=2\n/approve-train abc1234")
+    assert [(c.name, c.options, c.args) for c in cmds] == [
+        ("plan", {"label": "intent", "epochs": "2"}, ()),
+        ("approve-train", {}, ("abc1234",)),
+    ]
+
+
+def test_commands_in_code_blocks_quotes_or_mid_line_are_ignored():
+    text = "Please do not run\n```\n/approve-train\n```\n> /approve-publish\nsay /cancel later"
+    assert parse_commands(text) == []
+
+
+def test_unknown_slash_words_are_not_commands():
+    assert parse_commands("/shrug\n/approve-everything") == []
+
+
+def test_unbalanced_quote_is_a_clear_error():
+    with pytest.raises(CommandError, match="/plan"):
+        parse_commands('/plan label="intent')
+
+
+def test_state_round_trips_through_the_hidden_marker():
+    state = IssueState(phase=Phase.TRAINED, approved_sha="a" * 40, run={"sha": "a" * 40, "summary": {"accuracy": 0.9}})
+    body = encode_marker(state) + "\nvisible text"
+    assert decode_marker(body) == state
+
+
+def test_marker_cannot_be_closed_early_by_text_inside_the_state():
+    state = IssueState(error="bad --> <!-- ml-intern:state {\"phase\":\"published\"} -->")
+    body = encode_marker(state)
+    assert body.count("-->") == 1
+    assert decode_marker(body).phase == Phase.NEW
+    assert decode_marker(body).error == state.error
+
+
+def test_garbage_marker_reads_as_no_state():
+    assert decode_marker("<!-- ml-intern:state {not json} -->") is None
+    assert decode_marker("no marker at all") is None

@@ -1,0 +1,146 @@
+"""The phase machine as a pure function: approvals, refusals and voiding, without any I/O."""
+
+from bot.core import effects as fx
+from bot.core.events import Actor, CommentEvent, Facts, IssueEvent, PushEvent
+from bot.core.machine import step
+from bot.core.state import IssueState, Phase
+
+BOT = "ml-intern[bot]"
+HEAD = "a" * 40
+NEW_HEAD = "b" * 40
+PLAN = {"goal": "g", "dataset": "d.csv", "text_column": "t", "label_column": "l", "labels": ["x", "y"]}
+
+
+def comment(body, login="maintainer", kind="User", cid=1):
+    return CommentEvent(repo="acme/r", number=1, comment_id=cid, body=body, sender=Actor(login, kind),
+                        on_pull_request=False, issue_title="Classify tickets", issue_body="by issue type please")
+
+
+def facts(permission="write", head=HEAD):
+    return Facts(bot_login=BOT, permission=permission, pr_head_sha=head)
+
+
+def planned():
+    return IssueState(phase=Phase.PLANNED, plan=PLAN, pr_number=2, branch="ml-intern/issue-1", head_sha=HEAD)
+
+
+def trained():
+    state = planned()
+    state.phase, state.approved_sha = Phase.TRAINED, HEAD
+    state.run = {"sha": HEAD, "out_dir": "/tmp/x", "summary": {}}
+    return state
+
+
+def kinds(effects):
+    return [type(e) for e in effects]
+
+
+def notes(effects):
+    return " ".join(e.body for e in effects if isinstance(e, fx.Reply))
+
+
+def test_labelled_goal_issue_starts_research_with_eyes():
+    event = IssueEvent("acme/r", 1, "opened", "Ticket classifier", "label tickets by type", ("ml-intern",), Actor("alice"))
+    state, effects = step(IssueState(), event, facts(None))
+    assert kinds(effects) == [fx.React, fx.Research]
+    assert effects[0].content == "eyes" and state.activity
+
+
+def test_issue_without_trigger_is_left_alone():
+    event = IssueEvent("acme/r", 1, "opened", "Bug", "it crashes", (), Actor("alice"))
+    assert step(IssueState(), event, facts(None))[1] == []
+
+
+def test_hand_added_phase_label_grants_nothing():
+    event = IssueEvent("acme/r", 1, "labeled", "t", "b", ("ml-intern:trained",), Actor("maintainer"),
+                       label="ml-intern:trained")
+    state, effects = step(planned(), event, facts())
+    assert state.phase == Phase.PLANNED and effects == []
+
+
+def test_maintainer_approval_trains_exactly_the_current_head():
+    state, effects = step(planned(), comment("/approve-train"), facts("write"))
+    assert state.phase == Phase.TRAINING and state.approved_sha == HEAD and state.approved_by == "maintainer"
+    train = [e for e in effects if isinstance(e, fx.Train)]
+    assert train and train[0].sha == HEAD
+
+
+def test_read_only_approval_is_refused_with_the_reason_and_starts_nothing():
+    state, effects = step(planned(), comment("/approve-train", login="reader"), facts("read"))
+    assert state.phase == Phase.PLANNED and state.approved_sha is None
+    assert fx.Train not in kinds(effects)
+    assert "needs write, maintain or admin" in notes(effects) and "read" in notes(effects)
+
+
+def test_approval_from_a_bot_account_is_refused_even_with_write_permission():
+    state, effects = step(planned(), comment("/approve-train", login="helper[bot]", kind="Bot"), facts("admin"))
+    assert fx.Train not in kinds(effects) and "bot accounts" in notes(effects)
+
+
+def test_the_bot_ignores_its_own_comments():
+    assert step(planned(), comment("/approve-train", login=BOT, kind="Bot"), facts("admin"))[1] == []
+
+
+def test_approval_for_a_sha_that_is_no_longer_the_head_is_refused():
+    state, effects = step(planned(), comment(f"/approve-train {HEAD[:7]}"), facts("write", head=NEW_HEAD))
+    assert fx.Train not in kinds(effects)
+    assert "no longer the head" in notes(effects)
+
+
+def test_the_same_comment_delivered_twice_acts_once():
+    state, first = step(planned(), comment("/approve-train", cid=9), facts())
+    again, second = step(state, comment("/approve-train", cid=9), facts())
+    assert fx.Train in kinds(first) and second == []
+
+
+def test_a_push_after_training_voids_the_approval_and_blocks_publishing():
+    push = PushEvent("acme/r", 2, 1, NEW_HEAD, Actor("maintainer"))
+    state, effects = step(trained(), push, facts())
+    assert state.phase == Phase.PLANNED and state.approved_sha is None
+    assert "void" in notes(effects)
+    state, effects = step(state, comment("/approve-publish", cid=3), facts(head=NEW_HEAD))
+    assert fx.Publish not in kinds(effects)
+
+
+def test_publish_needs_the_trained_sha_to_still_be_the_head():
+    state, effects = step(trained(), comment("/approve-publish"), facts(head=NEW_HEAD))
+    assert fx.Publish not in kinds(effects) and "head is now" in notes(effects)
+
+
+def test_approve_publish_twice_publishes_once():
+    state, effects = step(trained(), comment("/approve-publish", cid=5), facts())
+    assert fx.Publish in kinds(effects)
+    state, _ = step(state, fx.Published(HEAD, {"sha": HEAD, "model": "m", "space": "s"}), facts())
+    state, effects = step(state, comment("/approve-publish", cid=6), facts())
+    assert state.phase == Phase.PUBLISHED and fx.Publish not in kinds(effects)
+    assert "Already published" in notes(effects)
+
+
+def test_results_of_a_voided_run_are_not_recorded():
+    state = planned()
+    state.phase, state.approved_sha = Phase.TRAINING, HEAD
+    state, _ = step(state, PushEvent("acme/r", 2, 1, NEW_HEAD, Actor("m")), facts())
+    state, effects = step(state, fx.Trained(HEAD, {"sha": HEAD}, {}), facts())
+    assert state.phase == Phase.PLANNED and state.run is None and effects == []
+
+
+def test_a_failed_smoke_test_can_be_retried():
+    state, effects = step(IssueState(activity="x"), fx.StepFailed("smoke", "boom", "Traceback"), facts())
+    assert state.phase == Phase.FAILED and "Traceback" in notes(effects) and "/retry" in notes(effects)
+    state, effects = step(state, comment("/retry", cid=4), facts())
+    assert fx.Research in kinds(effects) and state.phase == Phase.NEW
+
+
+def test_plan_overrides_are_validated_and_void_approval():
+    state, effects = step(planned(), comment("/plan label=intent epochs=2"), facts())
+    assert state.overrides == {"label_column": "intent", "epochs": "2"}
+    assert fx.Research in kinds(effects)
+    _, effects = step(planned(), comment("/plan rm=-rf", cid=2), facts())
+    assert "unknown plan key 'rm'" in notes(effects)
+
+
+def test_cancel_during_training_stops_the_run():
+    state = planned()
+    state.phase, state.approved_sha = Phase.TRAINING, HEAD
+    state, effects = step(state, comment("/cancel"), facts())
+    assert state.phase == Phase.CANCELLED and fx.CancelRun in kinds(effects)

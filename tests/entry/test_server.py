@@ -1,0 +1,264 @@
+"""The webhook server as GitHub sees it: signed deliveries in, fast acknowledgements out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot import server
+from bot.config import ConfigError, Settings
+from bot.signature import sign
+
+SECRET = "webhook-secret-for-tests"
+TOKEN = "ghp_token_for_tests_only"
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "github" / "webhooks-examples.json"
+
+
+class Recorder:
+    """A fake handler: records calls, optionally runs a per-call hook (sleep, raise, wait)."""
+
+    def __init__(self, hook=None):
+        self.calls: list[tuple[str, dict]] = []
+        self.log: list[tuple[str, str, float]] = []  # (what, event id, time)
+        self.hook = hook
+        self.lock = threading.Lock()
+
+    def __call__(self, event_name, payload, *, settings):
+        assert isinstance(settings, Settings)
+        with self.lock:
+            self.calls.append((event_name, payload))
+            self.log.append(("start", payload.get("id"), time.monotonic()))
+        try:
+            if self.hook:
+                self.hook(event_name, payload)
+        finally:
+            with self.lock:
+                self.log.append(("end", payload.get("id"), time.monotonic()))
+
+    def span(self, event_id):
+        """(start, end) times of one handled event."""
+        times = {what: t for what, eid, t in self.log if eid == event_id}
+        return times["start"], times["end"]
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    values = {"github_token": TOKEN, "webhook_secret": SECRET, "workdir": tmp_path / "work"}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def issue_payload(number: int, event_id: str, repo: str = "octo/ml") -> dict:
+    return {"action": "opened", "id": event_id, "issue": {"number": number}, "repository": {"full_name": repo}}
+
+
+def post(client, payload=None, *, event="issues", delivery=None, secret=SECRET, body=None, headers=None):
+    """Deliver like GitHub: raw JSON body, HMAC-SHA256 signature, event and delivery headers."""
+    body = json.dumps(payload).encode() if body is None else body
+    sent = {"Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4())}
+    if secret is not None:
+        sent["X-Hub-Signature-256"] = sign(secret, body)
+    sent.update(headers or {})
+    return client.post("/webhook", content=body, headers=sent)
+
+
+@pytest.fixture
+def app_with(tmp_path):
+    """Build an app around a fake handler; returns (client, handler, app)."""
+    clients = []
+
+    def build(handler=None, **overrides):
+        handler = handler or Recorder()
+        app = server.create_app(make_settings(tmp_path, **overrides), handler=handler)
+        client = TestClient(app).__enter__()
+        clients.append(client)
+        return client, handler, app
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def drain(app, timeout=10.0):
+    assert app.state.queues.join(timeout), "background work did not finish in time"
+
+
+def test_signed_delivery_is_accepted_at_once_and_handled_in_the_background(app_with):
+    gate = threading.Event()
+    client, handler, app = app_with(Recorder(hook=lambda *_: gate.wait(10)))
+    started = time.monotonic()
+    response = post(client, issue_payload(1, "a"), delivery="d-1")
+    assert response.status_code == 202
+    assert response.json() == {"status": "accepted", "delivery": "d-1"}
+    assert time.monotonic() - started < 2, "the acknowledgement must not wait for the handler"
+    gate.set()
+    drain(app)
+    assert handler.calls == [("issues", issue_payload(1, "a"))]
+
+
+def test_unsigned_delivery_is_401_and_has_no_side_effects(app_with):
+    client, handler, app = app_with()
+    response = post(client, issue_payload(1, "a"), delivery="d-1", secret=None)
+    assert response.status_code == 401
+    assert "X-Hub-Signature-256" in response.json()["detail"]
+    # The rejected delivery was not recorded: the real one with the same ID is still accepted.
+    assert post(client, issue_payload(1, "a"), delivery="d-1").status_code == 202
+    drain(app)
+    assert len(handler.calls) == 1
+
+
+def test_wrong_signature_is_401_and_the_handler_is_not_called(app_with):
+    client, handler, app = app_with()
+    assert post(client, issue_payload(1, "a"), secret="not-the-secret").status_code == 401
+    body = json.dumps(issue_payload(1, "a")).encode()
+    tampered = {"X-Hub-Signature-256": sign(SECRET, body + b" ")}
+    assert post(client, body=body, headers=tampered).status_code == 401
+    drain(app)
+    assert handler.calls == []
+
+
+def test_repeated_delivery_id_is_handled_once(app_with):
+    client, handler, app = app_with()
+    assert post(client, issue_payload(1, "a"), delivery="same").status_code == 202
+    again = post(client, issue_payload(1, "a"), delivery="same")
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
+    drain(app)
+    assert len(handler.calls) == 1
+
+
+def test_dedupe_survives_a_restart(tmp_path, app_with):
+    client, _, app = app_with()
+    assert post(client, issue_payload(1, "a"), delivery="kept").status_code == 202
+    drain(app)
+    restarted, handler, _ = app_with()
+    assert post(restarted, issue_payload(1, "a"), delivery="kept").json()["status"] == "duplicate"
+    assert handler.calls == []
+    assert (tmp_path / "work" / "deliveries.sqlite").is_file()
+
+
+def test_malformed_json_is_400_with_a_message(app_with):
+    client, handler, app = app_with()
+    response = post(client, body=b'{"action": "opened",')
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["detail"]
+    assert post(client, body=b"[1, 2]").status_code == 400
+    drain(app)
+    assert handler.calls == []
+
+
+def test_missing_event_or_delivery_header_is_400(app_with):
+    client, handler, _ = app_with()
+    assert post(client, issue_payload(1, "a"), headers={"X-GitHub-Event": ""}).status_code == 400
+    assert post(client, issue_payload(1, "a"), headers={"X-GitHub-Delivery": ""}).status_code == 400
+    assert handler.calls == []
+
+
+def test_form_encoded_delivery_is_understood(app_with):
+    client, handler, app = app_with()
+    body = urlencode({"payload": json.dumps(issue_payload(4, "form"))}).encode()
+    response = post(client, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 202
+    drain(app)
+    assert handler.calls[0][1]["id"] == "form"
+
+
+def test_ping_answers_pong_without_calling_the_handler(app_with):
+    client, handler, _ = app_with()
+    response = post(client, {"zen": "Keep it logically awesome.", "hook_id": 1}, event="ping")
+    assert response.status_code == 200
+    assert response.json() == {"status": "pong", "zen": "Keep it logically awesome."}
+    assert handler.calls == []
+
+
+def test_healthz(app_with):
+    client, _, _ = app_with()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_one_issue_in_order_different_issues_in_parallel(app_with):
+    issue2_started = threading.Event()
+    overlapped = []
+
+    def hook(_event, payload):
+        if payload["id"] == "1a":  # holds issue 1 until issue 2's event runs beside it
+            overlapped.append(issue2_started.wait(10))
+            time.sleep(0.2)
+        elif payload["id"] == "2a":
+            issue2_started.set()
+
+    client, handler, app = app_with(Recorder(hook=hook))
+    for number, event_id in [(1, "1a"), (1, "1b"), (1, "1c"), (2, "2a")]:
+        assert post(client, issue_payload(number, event_id)).status_code == 202
+    drain(app)
+    assert overlapped == [True], "issue 2's event should run while issue 1's first event is still running"
+    order = [eid for what, eid, _ in handler.log if what == "start" and eid.startswith("1")]
+    assert order == ["1a", "1b", "1c"]
+    assert handler.span("1a")[1] <= handler.span("1b")[0] <= handler.span("1b")[1] <= handler.span("1c")[0]
+
+
+def test_same_number_in_different_repositories_runs_in_parallel(app_with):
+    other_started = threading.Event()
+    seen = []
+
+    def hook(_event, payload):
+        if payload["id"] == "x":
+            seen.append(other_started.wait(10))
+        else:
+            other_started.set()
+
+    client, _, app = app_with(Recorder(hook=hook))
+    post(client, issue_payload(1, "x", repo="octo/one"))
+    post(client, issue_payload(1, "y", repo="octo/two"))
+    drain(app)
+    assert seen == [True]
+
+
+def test_pull_request_events_are_keyed_by_the_pr_number():
+    pr = {"action": "synchronize", "pull_request": {"number": 7}, "repository": {"full_name": "o/r"}}
+    assert server.issue_key(pr) == ("o/r", 7)
+    assert server.issue_key({"repository": {"full_name": "o/r"}}) == ("o/r", None)
+
+
+def test_real_github_payloads_are_keyed_by_their_issue():
+    examples = {group["name"]: group["examples"] for group in json.loads(EXAMPLES.read_text())}
+    comment = examples["issue_comment"][0]
+    assert server.issue_key(comment) == (comment["repository"]["full_name"], comment["issue"]["number"])
+
+
+def test_a_crashing_handler_is_logged_without_secrets_and_the_next_event_still_runs(app_with, caplog):
+    def hook(_event, payload):
+        if payload["id"] == "boom":
+            raise RuntimeError(f"GitHub said no to token {TOKEN} and secret {SECRET}")
+
+    client, handler, app = app_with(Recorder(hook=hook))
+    with caplog.at_level(logging.ERROR, logger="bot.server"):
+        post(client, issue_payload(1, "boom"))
+        post(client, issue_payload(1, "after"))
+        drain(app)
+    assert [payload["id"] for _, payload in handler.calls] == ["boom", "after"]
+    assert handler.span("after")[1] > 0
+    logged = caplog.text
+    assert "handler failed on issues" in logged and "RuntimeError" in logged
+    assert TOKEN not in logged and SECRET not in logged
+
+
+def test_refuses_to_start_without_a_webhook_secret(tmp_path):
+    with pytest.raises(ConfigError, match="GITHUB_WEBHOOK_SECRET"):
+        server.create_app(make_settings(tmp_path, webhook_secret=None), handler=Recorder())
+    with pytest.raises(ConfigError, match="GITHUB_WEBHOOK_SECRET"):
+        server.serve(make_settings(tmp_path, webhook_secret=""), port=0)
+
+
+def test_refuses_to_start_without_a_github_token(tmp_path):
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN"):
+        server.create_app(make_settings(tmp_path, github_token=None), handler=Recorder())
