@@ -6,6 +6,7 @@ The server, the Action and the demo all call `handle_event`; it never raises for
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from bot.config import Settings
@@ -19,6 +20,8 @@ from bot.executor import Executor
 from bot.github import RepoClient, connect
 
 log = logging.getLogger(__name__)
+_locks: dict[tuple[str, int], threading.Lock] = {}
+_locks_guard = threading.Lock()
 
 
 def handle_event(event_name: str, payload: Any, *, settings: Settings) -> None:
@@ -32,8 +35,16 @@ def handle_event(event_name: str, payload: Any, *, settings: Settings) -> None:
         return
     client = RepoClient(connect(settings), event.repo, settings.bot_login)
     number = _issue_number(client, event)
-    if number is not None:
+    if number is None:
+        return
+    with _issue_lock(event.repo, number):
         IssueSession(client, settings, event.repo, number).handle(event)
+
+
+def _issue_lock(repo: str, number: int) -> threading.Lock:
+    """One event per issue at a time, even when it arrives as a comment on the issue's PR."""
+    with _locks_guard:
+        return _locks.setdefault((repo, number), threading.Lock())
 
 
 def _issue_number(client: RepoClient, event: Event) -> int | None:

@@ -19,12 +19,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.config import ConfigError, Settings
+from bot.core.events import issue_for_branch
 from bot.dedupe import DeliveryLog
 from bot.signature import redact, verify_signature
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+MAX_PARALLEL = 4  # issues worked on at the same time; the rest wait their turn in order
 Handler = Callable[..., None]
 Job = tuple[str, dict, str]  # (event name, payload, delivery id)
 
@@ -72,6 +74,9 @@ class IssueQueues:
 def issue_key(payload: dict) -> tuple[str, int | None]:
     """(repo, issue or PR number); events without one share a per-repository queue."""
     repo = (payload.get("repository") or {}).get("full_name") or ""
+    branch_issue = issue_for_branch(((payload.get("pull_request") or {}).get("head") or {}).get("ref") or "")
+    if branch_issue is not None:
+        return repo, branch_issue  # a push to the bot's PR belongs to the goal issue's queue
     for field in ("issue", "pull_request"):
         item = payload.get(field)
         if isinstance(item, dict) and isinstance(item.get("number"), int):
@@ -79,11 +84,14 @@ def issue_key(payload: dict) -> tuple[str, int | None]:
     return repo, None
 
 
-def _runner(handler: Handler, settings: Settings) -> Callable[[Job], None]:
+def _runner(handler: Handler, settings: Settings, max_parallel: int) -> Callable[[Job], None]:
+    slots = threading.BoundedSemaphore(max_parallel)  # many busy issues must not exhaust the machine
+
     def run(job: Job) -> None:
         event, payload, delivery = job
         try:
-            handler(event, payload, settings=settings)
+            with slots:
+                handler(event, payload, settings=settings)
         except Exception:  # noqa: BLE001 -- a crash is logged and the worker moves on to the next event
             log.error(
                 "handler failed on %s (delivery %s):\n%s", event, delivery, redact(traceback.format_exc(), settings)
@@ -113,13 +121,13 @@ def _parse(body: bytes, content_type: str) -> Any:
     return json.loads(body)
 
 
-def create_app(settings: Settings, handler: Handler | None = None) -> FastAPI:
-    """The webhook app; `handler` defaults to `bot.handler.handle_event`."""
+def create_app(settings: Settings, handler: Handler | None = None, *, max_parallel: int = MAX_PARALLEL) -> FastAPI:
+    """The webhook app; `handler` defaults to `bot.handler.handle_event`; at most `max_parallel` issues at once."""
     _check(settings)
     if handler is None:
         from bot.handler import handle_event as handler
     deliveries = DeliveryLog(settings.workdir / "deliveries.sqlite")
-    queues = IssueQueues(_runner(handler, settings))
+    queues = IssueQueues(_runner(handler, settings, max_parallel))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -127,13 +126,11 @@ def _evidence(plan, source, resolved, why, found, parts, floor) -> dict[str, Any
 
 
 def _leakage_text(found) -> str:
-    leak = found.leakage if isinstance(found.leakage, dict) else {"count": found.leakage}
-    count = leak.get("count", leak.get("leaked", 0))
-    kind = leak.get("kind", "")
-    if kind == "cross-split":
-        return f"{count:,} test texts also appear in train (normalised); the bot's split removes them."
-    return (f"a random 80/20 split would put {count:,} test texts in train; the bot de-duplicates "
-            "before splitting, so none do.")
+    if found.leakage_kind.startswith("cross"):
+        return (f"{found.leakage:,} test texts also appear in another split (normalised); "
+                "the bot's split removes them from train.")
+    return (f"a random split would put {found.leakage:,} test texts in train too; the bot "
+            "de-duplicates before splitting, so none do.")
 
 
 def _choices(plan: Plan, found) -> list[str]:
@@ -165,7 +162,3 @@ def estimate(plan: Plan, train_rows: int) -> dict[str, Any]:
 def _examples(train, per_class: int = 2) -> list[tuple[str, str]]:
     picked = train.groupby("label", sort=True).head(per_class)
     return [(str(t), str(label)) for t, label in zip(picked["text"], picked["label"])]
-
-
-def data_dirs_hint() -> str:
-    return str(Path("..") / "shared" / "data")

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from bot import server
 from bot.config import ConfigError, Settings
+from bot.serving import free_port
 from bot.signature import sign
 
 SECRET = "webhook-secret-for-tests"
 TOKEN = "ghp_token_for_tests_only"
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "github" / "webhooks-examples.json"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT.parent / "shared" / "github" / "webhooks-examples.json"
 
 
 class Recorder:
@@ -62,7 +67,11 @@ def issue_payload(number: int, event_id: str, repo: str = "octo/ml") -> dict:
 def post(client, payload=None, *, event="issues", delivery=None, secret=SECRET, body=None, headers=None):
     """Deliver like GitHub: raw JSON body, HMAC-SHA256 signature, event and delivery headers."""
     body = json.dumps(payload).encode() if body is None else body
-    sent = {"Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4())}
+    sent = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+    }
     if secret is not None:
         sent["X-Hub-Signature-256"] = sign(secret, body)
     sent.update(headers or {})
@@ -74,9 +83,9 @@ def app_with(tmp_path):
     """Build an app around a fake handler; returns (client, handler, app)."""
     clients = []
 
-    def build(handler=None, **overrides):
+    def build(handler=None, max_parallel=server.MAX_PARALLEL, **overrides):
         handler = handler or Recorder()
-        app = server.create_app(make_settings(tmp_path, **overrides), handler=handler)
+        app = server.create_app(make_settings(tmp_path, **overrides), handler=handler, max_parallel=max_parallel)
         client = TestClient(app).__enter__()
         clients.append(client)
         return client, handler, app
@@ -223,6 +232,37 @@ def test_same_number_in_different_repositories_runs_in_parallel(app_with):
     assert seen == [True]
 
 
+def test_parallel_work_is_capped(app_with):
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def hook(_event, _payload):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+
+    client, handler, app = app_with(Recorder(hook=hook), max_parallel=2)
+    for number in range(1, 7):
+        post(client, issue_payload(number, f"n{number}"))
+    drain(app)
+    assert len(handler.calls) == 6
+    assert peak[0] <= 2
+
+
+def test_default_handler_is_the_bots_handle_event(tmp_path, monkeypatch):
+    import bot.handler
+
+    recorder = Recorder()
+    monkeypatch.setattr(bot.handler, "handle_event", recorder)
+    app = server.create_app(make_settings(tmp_path))
+    with TestClient(app) as client:
+        assert post(client, issue_payload(9, "default")).status_code == 202
+        drain(app)
+    assert recorder.calls == [("issues", issue_payload(9, "default"))]
+
+
 def test_pull_request_events_are_keyed_by_the_pr_number():
     pr = {"action": "synchronize", "pull_request": {"number": 7}, "repository": {"full_name": "o/r"}}
     assert server.issue_key(pr) == ("o/r", 7)
@@ -262,3 +302,44 @@ def test_refuses_to_start_without_a_webhook_secret(tmp_path):
 def test_refuses_to_start_without_a_github_token(tmp_path):
     with pytest.raises(ConfigError, match="GITHUB_TOKEN"):
         server.create_app(make_settings(tmp_path, github_token=None), handler=Recorder())
+
+
+def cli(*args, env, **kwargs):
+    """`ml-intern-bot ...` as a user runs it (through the module, so no install is needed)."""
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env={**base, **env}, text=True, **kwargs)
+
+
+def test_serve_command_refuses_to_start_without_a_secret(tmp_path):
+    proc = cli("serve", "--port", "0", env={"GITHUB_TOKEN": TOKEN}, stderr=subprocess.PIPE, cwd=tmp_path)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "GITHUB_WEBHOOK_SECRET is not set" in err
+
+
+def test_serve_command_answers_signed_deliveries_over_http(tmp_path):
+    port = free_port()
+    env = {"GITHUB_TOKEN": TOKEN, "GITHUB_WEBHOOK_SECRET": SECRET, "ML_INTERN_WORKDIR": str(tmp_path / "work")}
+    proc = cli("serve", "--host", "127.0.0.1", "--port", str(port), env=env, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"{url}/healthz", timeout=1).json()["status"] == "ok"
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+        body = json.dumps({"zen": "Design for failure."}).encode()
+        headers = {"X-GitHub-Event": "ping", "X-GitHub-Delivery": "p-1", "Content-Type": "application/json"}
+        unsigned = httpx.post(f"{url}/webhook", content=body, headers=headers, timeout=5)
+        assert unsigned.status_code == 401
+        signed = httpx.post(
+            f"{url}/webhook", content=body, headers={**headers, "X-Hub-Signature-256": sign(SECRET, body)}, timeout=5
+        )
+        assert signed.status_code == 200 and signed.json()["status"] == "pong"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert TOKEN not in err and SECRET not in err

@@ -1,0 +1,56 @@
+"""`ml-intern-bot`: thin entry points that turn input into events for the core."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ml-intern-bot", description="A GitHub-native ML intern.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="play the origin story on a local forge (offline, a few minutes)")
+    demo.add_argument("--dataset", help="Hub ID or local CSV/Parquet/JSONL path (default: Bitext)")
+    demo.add_argument("--workdir", type=Path, default=Path("demo-output"), help="where the demo writes")
+    demo.add_argument("--serve", action="store_true", help="keep the forge's web view up at the end")
+    serve = sub.add_parser("serve", help="the GitHub App webhook server (POST /webhook)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="0.0.0.0")
+    sub.add_parser("handle-event", help="handle one event in GitHub Actions (GITHUB_EVENT_NAME/PATH)")
+    forge = sub.add_parser("forge", help="run the local GitHub-compatible forge")
+    forge.add_argument("--root", type=Path, default=Path("demo-output/forge"))
+    forge.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, rest = _parser().parse_known_args(argv)
+    try:
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return run_demo(args.dataset, args.workdir, serve=args.serve)
+        if args.command == "serve":
+            from bot.server import serve
+
+            serve(Settings.from_env(), port=args.port, host=args.host)
+            return 0
+        if args.command == "handle-event":
+            from bot.action import main as action_main
+
+            return action_main() or 0
+        if args.command == "forge":
+            from bot.forge.server import main as forge_main
+
+            return forge_main(["--root", str(args.root), "--port", str(args.port), *rest]) or 0
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

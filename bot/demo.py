@@ -1,0 +1,158 @@
+"""`ml-intern-bot demo`: the origin story, played on the local forge, step by step."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ORIGIN_TITLE = "Text classifier for customer support tickets"
+ORIGIN_BODY = """Build a text classification model that labels customer support tickets by issue type.
+1. Use a public Hugging Face dataset. 2. Use a lightweight transformer model. 3. Evaluate the
+model using accuracy, macro F1, and a confusion matrix. 4. Prepare the final model for publishing
+on the Hugging Face Hub. Do not run any expensive training job without my approval."""
+BITEXT_HUB_ID = "bitext/Bitext-customer-support-llm-chatbot-training-dataset"
+# Small enough for a laptop CPU in a few minutes; the full recipe lives in benchmarks/.
+DEMO_PLAN = {"max_train_rows": 2000, "epochs": 2, "budget_minutes": 4}
+PROBE = "I want a refund for my last order"
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run; the message says how to fix it."""
+
+
+def say(text: str = "", *, indent: int = 0) -> None:
+    print(" " * indent + text, flush=True)
+
+
+def choose_dataset(dataset: str | None, online: bool) -> str:
+    """--dataset as given, else the Hub's Bitext when online, else the local copy in ../shared/data."""
+    if dataset:
+        local = Path(dataset).expanduser()
+        if ("/" in dataset and not local.exists() and (dataset.startswith((".", "/", "~")) or
+                                                         dataset.endswith((".csv", ".parquet", ".jsonl")))):
+            raise DemoError(f"--dataset {dataset}: no such file. Pass a Hub ID or a CSV/Parquet/JSONL path.")
+        return str(local.resolve()) if local.exists() else dataset
+    if online:
+        return BITEXT_HUB_ID
+    from bot.research.data import default_data_dirs
+
+    for directory in default_data_dirs():
+        candidate = Path(directory) / "bitext" / "bitext.csv"
+        if candidate.exists():
+            return str(candidate.resolve())
+    raise DemoError("No data set found: the Hub is unreachable and ../shared/data/bitext/bitext.csv is missing. "
+                    "Run with --dataset PATH_TO.csv (columns: a text column and a label column), or set "
+                    "ML_INTERN_DATA_DIR to a folder holding bitext/bitext.csv.")
+
+
+def prepare_offline_model(workdir: Path, online: bool) -> None:
+    """Offline, lay the pip-installed MiniLM weights out as a Hub cache so from_pretrained works."""
+    if online:
+        return
+    from bot.research.models import ensure_offline_model
+
+    hf_home = Path(os.environ.get("HF_HOME") or workdir / "hf-home")
+    ensure_offline_model(hf_home)
+    os.environ["HF_HOME"] = str(hf_home)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def run_demo(dataset: str | None, workdir: Path, serve: bool = False) -> int:
+    from bot.research.data import hub_reachable
+
+    started = time.monotonic()
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    online = os.environ.get("HF_HUB_OFFLINE") != "1" and hub_reachable()
+    try:
+        dataset = choose_dataset(dataset, online)
+    except DemoError as exc:
+        say(f"error: {exc}")
+        return 2
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    prepare_offline_model(workdir, online)
+    say(f"ml-intern-bot demo: the origin story on a local forge ({'online' if online else 'offline'})")
+    say(f"data set: {dataset}")
+    from bot.playground import world
+
+    with world(workdir, dataset, DEMO_PLAN) as w:
+        number = _play(w)
+        _finish(w, number, workdir, started)
+        if serve:
+            say("\nServing the forge's web view; press Ctrl-C to stop.")
+            with _suppress_interrupt():
+                while True:
+                    time.sleep(3600)
+    return 0
+
+
+def _play(w) -> int:
+    from bot.core.state import Phase
+
+    show = lambda text: say(f"… {text}", indent=4)  # noqa: E731
+    say("\n1. alice (read access) files the goal issue")
+    issue = w.as_user("alice").create_issue(title=ORIGIN_TITLE, body=ORIGIN_BODY)
+    say(f"{w.forge_url}/{issue.repository.full_name}/issues/{issue.number}", indent=4)
+    say("2. the maintainer labels it `ml-intern`; the bot researches, plans and smoke-tests")
+    w.as_user("maintainer").get_issue(issue.number).add_to_labels("ml-intern")
+    state = w.wait_for(issue.number, {Phase.PLANNED, Phase.FAILED}, on_activity=show)
+    _stop_if_failed(state)
+    plan = state.plan or {}
+    say(f"plan: label `{plan.get('label_column')}` ({len(plan.get('labels', []))} classes), model "
+        f"{plan.get('model')}, PR #{state.pr_number}", indent=4)
+    say("3. the maintainer comments /approve-train; the bot trains exactly the PR's head")
+    w.as_user("maintainer").get_issue(issue.number).create_comment("/approve-train")
+    state = w.wait_for(issue.number, {Phase.TRAINED, Phase.FAILED}, on_activity=show)
+    _stop_if_failed(state)
+    summary = state.run["summary"]
+    say(f"test accuracy {summary['accuracy']:.3f}, macro-F1 {summary['macro_f1']:.3f} "
+        f"(TF-IDF baseline macro-F1 {summary['baseline_macro_f1']:.3f})", indent=4)
+    say("4. the maintainer comments /approve-publish")
+    w.as_user("maintainer").get_issue(issue.number).create_comment("/approve-publish")
+    state = w.wait_for(issue.number, {Phase.PUBLISHED, Phase.FAILED}, on_activity=show)
+    _stop_if_failed(state)
+    return issue.number
+
+
+def _stop_if_failed(state) -> None:
+    if state.phase.value == "failed":
+        raise SystemExit(f"the {state.failed_step} step failed: {state.error}")
+
+
+def _finish(w, number: int, workdir: Path, started: float) -> None:
+    state = w.state(number)
+    space = Path(state.published["space"])
+    label = _probe_space(space)
+    say(f"\nDone in {time.monotonic() - started:.0f} s. Where everything is:")
+    say(f"issue:  {w.forge_url}/acme/support-bot/issues/{number}", indent=2)
+    say(f"PR:     {w.forge_url}/acme/support-bot/pull/{state.pr_number}", indent=2)
+    say(f"run:    {state.run['out_dir']}  (metrics.json, report.md, confusion_matrix.png)", indent=2)
+    say(f"model:  {state.published['model']}", indent=2)
+    say(f"Space:  {space}   run it with: python {space / 'app.py'}", indent=2)
+    say(f"The Space labels {PROBE!r} as {label}.", indent=2)
+    say(f"Reopen the web view later: ml-intern-bot forge --root {workdir / 'forge'}", indent=2)
+
+
+def _probe_space(space: Path) -> str:
+    """Load the published Space's app and ask it about a refund, as a visitor would."""
+    import runpy
+
+    cwd = os.getcwd()
+    sys.path.insert(0, str(space))
+    try:
+        os.chdir(space)
+        app = runpy.run_path(str(space / "app.py"), run_name="ml_intern_space")
+        return str(app["predict"](PROBE)["label"])
+    finally:
+        os.chdir(cwd)
+        sys.path.remove(str(space))
+
+
+class _suppress_interrupt:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *rest):
+        return kind is KeyboardInterrupt

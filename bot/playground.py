@@ -1,0 +1,113 @@
+"""A complete offline world: the local forge, the bot's webhook server, and people who use it.
+
+The demo and the end-to-end tests both stand on this, so the tests exercise what users see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from github import Auth, Github
+
+from bot.config import Settings
+from bot.core.state import IssueState, Phase, decode_marker
+
+REPO = "acme/support-bot"
+BOT_LOGIN = "ml-intern[bot]"
+PEOPLE = {"alice": "read", "maintainer": "write", "reader": "read"}
+OTHER_BOT = "helper[bot]"  # another app with write access: its commands must still be refused
+
+
+@dataclass
+class World:
+    forge_url: str
+    api_url: str
+    bot_url: str
+    tokens: dict[str, str]
+    settings: Settings
+    bot_app: object
+    forge: object
+    _clients: dict[str, Github] = field(default_factory=dict)
+
+    def as_user(self, login: str):
+        """The repository as `login` sees it through PyGithub."""
+        if login not in self._clients:
+            self._clients[login] = Github(auth=Auth.Token(self.tokens[login]), base_url=self.api_url,
+                                          seconds_between_requests=None, seconds_between_writes=None, retry=0)
+        return self._clients[login].get_repo(REPO)
+
+    def state(self, number: int) -> IssueState:
+        """The bot's state for an issue, read back from its status comment like any process would."""
+        issue = self.as_user("maintainer").get_issue(number)
+        for c in issue.get_comments():
+            if c.user.login == BOT_LOGIN and (found := decode_marker(c.body)):
+                return found
+        return IssueState()
+
+    def settle(self, timeout: float = 600) -> None:
+        """Wait until every webhook is delivered and the bot has handled it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.forge.wait_for_deliveries(timeout=max(1.0, deadline - time.monotonic()))
+            if self.bot_app.state.queues.join(timeout=0.5) and self.forge.wait_for_deliveries(timeout=0.1):
+                return
+        raise TimeoutError("the bot did not finish within the time limit")
+
+    def wait_for(self, number: int, phases: set[Phase], timeout: float = 600, on_activity=None) -> IssueState:
+        """Poll the status comment until the phase is one of `phases` with nothing in progress."""
+        deadline, seen = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            state = self.state(number)
+            if on_activity and state.activity and state.activity != seen:
+                seen = state.activity
+                on_activity(state.activity)
+            if state.phase in phases and not state.activity:
+                return state
+            time.sleep(1.0)
+        raise TimeoutError(f"issue #{number} did not reach {sorted(p.value for p in phases)} in {timeout:.0f} s")
+
+    def bot_comments(self, number: int) -> list[str]:
+        return [c.body for c in self.as_user("maintainer").get_issue(number).get_comments()
+                if c.user.login == BOT_LOGIN]
+
+
+def repo_config(dataset: str, **plan: object) -> str:
+    return yaml.safe_dump({"dataset": dataset, **plan}, sort_keys=False)
+
+
+@contextlib.contextmanager
+def world(root: Path, dataset: str, plan: dict | None = None):
+    """Start the forge and the bot on free local ports; yields a World; stops both afterwards."""
+    from bot.forge.server import ForgeServer
+    from bot.forge.store import Forge
+    from bot.serving import ServerThread
+    from bot.server import create_app
+
+    for name in ("forge", "bot", "hub"):
+        shutil.rmtree(root / name, ignore_errors=True)
+    forge = Forge(root / "forge")
+    tokens = {login: forge.add_user(login) for login in PEOPLE}
+    tokens[BOT_LOGIN] = forge.add_user(BOT_LOGIN, type="Bot")
+    tokens[OTHER_BOT] = forge.add_user(OTHER_BOT, type="Bot")
+    forge.create_repo(REPO, owner_type="Organization", default_branch="main", files={
+        "README.md": "# Support bot\n\nCustomer-support tooling.\n",
+        ".github/ml-intern.yml": repo_config(dataset, **(plan or {})),
+    })
+    for login, permission in {**PEOPLE, BOT_LOGIN: "write", OTHER_BOT: "write"}.items():
+        forge.set_permission(REPO, login, permission)
+    secret = secrets.token_hex(16)
+    with ForgeServer(forge) as forge_server:
+        settings = Settings(github_token=tokens[BOT_LOGIN], github_api_url=forge_server.api_url,
+                            webhook_secret=secret, bot_login=BOT_LOGIN, workdir=root / "bot",
+                            publish_target=root / "hub")
+        app = create_app(settings)
+        with ServerThread(app) as bot_server:
+            forge.add_hook(REPO, url=f"{bot_server.url}/webhook", secret=secret,
+                           events=["issues", "issue_comment", "pull_request"])
+            yield World(forge_server.url, forge_server.api_url, bot_server.url, tokens, settings, app, forge)
