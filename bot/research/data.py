@@ -123,9 +123,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 def looks_local(source: str) -> bool:
     """A path rather than a Hub ID: exists, has a data-file extension, or starts like a path."""
     return (
-        Path(source).expanduser().exists()
-        or source.lower().endswith(EXTENSIONS)
-        or source.startswith((".", "/", "~"))
+        Path(source).expanduser().exists() or source.lower().endswith(EXTENSIONS) or source.startswith((".", "/", "~"))
     )
 
 

@@ -25,6 +25,6 @@ def search_datasets(query: str, limit: int = 10) -> list[str]:
     try:
         found = HfApi().list_datasets(search=query, filter=TASK_FILTER, sort="downloads", limit=limit)
         ids = [info.id for info in found]
-    except Exception:  # HTTP/timeout errors: fall back rather than fail the plan
+    except Exception:  # noqa: BLE001 - HTTP/timeout errors: fall back rather than fail the plan
         return _catalog_ids(query)
     return ids or _catalog_ids(query)

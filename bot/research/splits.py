@@ -2,7 +2,7 @@
 
 Dependency-light on purpose (pandas and numpy only, no bot imports): codegen embeds this module's
 source into the generated, standalone train.py, so the bot's research and the training script split
-data identically.
+data identically. No `from __future__` import either: embedded mid-file it would be a SyntaxError.
 
 Policy:
 - Texts are compared after `normalize_text` (lower-case, whitespace collapsed, stripped), because
@@ -15,8 +15,6 @@ Policy:
 - With an official test split, it is used as is (after de-duplication); validation is carved from
   the remaining rows, and rows whose normalised text occurs in test are removed from them.
 """
-
-from __future__ import annotations
 
 import numpy as np
 import pandas as pd
@@ -73,7 +71,7 @@ def _take_per_class(labels: np.ndarray, fraction: float, rng: np.random.Generato
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     exact = counts * fraction
     quota = np.floor(exact).astype(int)
-    spare = int(round(len(labels) * fraction)) - int(quota.sum())
+    spare = round(len(labels) * fraction) - int(quota.sum())
     if spare > 0:
         order = np.lexsort((rng.random(len(classes)), -(exact - quota)))
         quota[order[:spare]] += 1
