@@ -14,9 +14,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from bot.forge import webhooks as wh
 from bot.forge.objects import Views
-from bot.forge.store import REACTIONS, Forge
+from bot.forge.store import Forge
 
 DOCS = "https://docs.github.com/rest"
 ROLE_TO_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
@@ -203,7 +202,7 @@ def check_collaborator(username: str, c: Ctx = Depends(repo_ctx)):
 
 def create_app(forge: Forge) -> FastAPI:
     """The forge as an ASGI app: REST under /api/v3, the read-only HTML view at /."""
-    from bot.forge import api_git, api_issues, web
+    from bot.forge import api_git, api_issues, api_pulls, web
 
     app = FastAPI(title="ml-intern forge", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.forge = forge
@@ -215,11 +214,7 @@ def create_app(forge: Forge) -> FastAPI:
             body["errors"] = exc.errors
         return JSONResponse(body, status_code=exc.status)
 
-    for r in (router, api_issues.router, api_git.router):
+    for r in (router, api_issues.router, api_git.router, api_pulls.router):
         app.include_router(r, prefix="/api/v3")
     app.include_router(web.router)
     return app
-
-
-__all__ = ["create_app", "ApiError", "Ctx", "repo_ctx", "paginate", "not_found", "forbidden",
-           "invalid", "REACTIONS", "wh"]

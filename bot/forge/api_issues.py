@@ -36,7 +36,7 @@ def create_issue(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
         added = c.forge.add_issue_labels(c.repo, issue, _label_names(payload))
     c.emit("issues", wh.issues_payload(c.views, c.repo, issue, c.login, "opened"))
     for lab in added:
-        c.emit("issues", wh.issues_payload(c.views, c.repo, issue, c.login, "labeled", label=lab))
+        _emit_label(c, issue, "labeled", lab)
     return JSONResponse(c.views.issue(c.repo, c.forge.issue_by_id(issue["id"])), status_code=201)
 
 
@@ -178,15 +178,22 @@ def _replace_labels(c: Ctx, issue: dict, names: list[str]) -> None:
     for lab in c.forge.issue_labels(issue):
         if lab["name"].lower() not in wanted:
             c.forge.remove_issue_label(issue, lab)
-            c.emit("issues", wh.issues_payload(c.views, c.repo, c.forge.issue_by_id(issue["id"]),
-                                               c.login, "unlabeled", label=lab))
+            _emit_label(c, issue, "unlabeled", lab)
     _add_labels(c, issue, names)
 
 
 def _add_labels(c: Ctx, issue: dict, names: list[str]) -> None:
     for lab in c.forge.add_issue_labels(c.repo, issue, names):
-        c.emit("issues", wh.issues_payload(c.views, c.repo, c.forge.issue_by_id(issue["id"]),
-                                           c.login, "labeled", label=lab))
+        _emit_label(c, issue, "labeled", lab)
+
+
+def _emit_label(c: Ctx, issue: dict, action: str, lab: dict) -> None:
+    """`issues` labeled/unlabeled, or `pull_request` labeled/unlabeled for a PR (as GitHub does)."""
+    issue = c.forge.issue_by_id(issue["id"])
+    if issue["is_pull"]:
+        c.emit("pull_request", wh.pull_payload(c.views, c.repo, issue, c.login, action, label=lab))
+    else:
+        c.emit("issues", wh.issues_payload(c.views, c.repo, issue, c.login, action, label=lab))
 
 
 @router.get(R + "/issues/{number:int}/labels")
@@ -224,8 +231,7 @@ def remove_issue_label(number: int, name: str, c: Ctx = Depends(repo_ctx)):
     lab = c.forge.label(c.repo, name)
     if lab is None or not c.forge.remove_issue_label(issue, lab):
         raise ApiError(404, "Label does not exist")
-    c.emit("issues", wh.issues_payload(c.views, c.repo, c.forge.issue_by_id(issue["id"]), c.login,
-                                       "unlabeled", label=lab))
+    _emit_label(c, issue, "unlabeled", lab)
     return _issue_labels(c, issue)
 
 

@@ -14,8 +14,6 @@ import zlib
 from bot.forge.gitrepo import CommitInfo, Person
 
 REACTION_KEYS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
-_ASSOC = {"admin": "COLLABORATOR", "maintain": "COLLABORATOR", "write": "COLLABORATOR",
-          "triage": "COLLABORATOR", "read": "CONTRIBUTOR"}
 
 
 def node_id(kind: str, ident: int | str) -> str:
@@ -25,7 +23,7 @@ def node_id(kind: str, ident: int | str) -> str:
 
 def iso(ts: int) -> str:
     """Unix seconds to GitHub's ISO 8601 UTC format."""
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Views:
@@ -87,7 +85,7 @@ class Views:
         role = self.forge.explicit_role(repo, login)
         if login.lower() == repo["owner"].lower():
             return "OWNER"
-        return _ASSOC.get(role, "NONE") if role else "NONE"
+        return "COLLABORATOR" if role else "NONE"
 
     def label(self, repo: dict, lab: dict) -> dict:
         """label."""
@@ -187,7 +185,7 @@ class Views:
         inner["comment_count"] = 0
         out = {"url": f"{base}/commits/{c.sha}", "sha": c.sha, "node_id": gc["node_id"],
                "html_url": gc["html_url"], "comments_url": f"{base}/commits/{c.sha}/comments",
-               "commit": inner, "author": None, "committer": None,
+               "commit": inner, "author": self._account(c.author), "committer": self._account(c.committer),
                "parents": [{"sha": p, "url": f"{base}/commits/{p}",
                             "html_url": f"{self.html}/{repo['full_name']}/commit/{p}"} for p in c.parents]}
         if files is not None:
@@ -195,6 +193,11 @@ class Views:
             adds, dels = sum(f["additions"] for f in files), sum(f["deletions"] for f in files)
             out["stats"] = {"additions": adds, "deletions": dels, "total": adds + dels}
         return out
+
+    def _account(self, p: Person) -> dict:
+        """The forge user behind a commit identity (matched by noreply email), else {} like GitHub."""
+        login = p.email.split("@", 1)[0] if p.email.endswith("@users.noreply.forge.local") else None
+        return self.user(login) if login and self.forge.user(login) else {}
 
     def diff_entry(self, repo: dict, f: dict, ref: str) -> dict:
         """diff-entry (PR files)."""

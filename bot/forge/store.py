@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
@@ -84,7 +85,7 @@ class Forge(TrackerMixin):
             return self._db.execute(sql, args).lastrowid
 
     # --- users -------------------------------------------------------------------
-    def add_user(self, login: str, type: str = "User") -> str:  # noqa: A002 - GitHub's field name
+    def add_user(self, login: str, type: str = "User") -> str:
         """Create a user (idempotent per login) and return its bearer token."""
         with self._lock:
             row = self.user(login)
@@ -98,7 +99,7 @@ class Forge(TrackerMixin):
                        login, type, token, now_iso())
             return token
 
-    def _ensure_account(self, login: str, type: str) -> None:  # noqa: A002
+    def _ensure_account(self, login: str, type: str) -> None:
         """Owner accounts (organisations) exist without a token."""
         if not self.user(login):
             self.x("INSERT INTO users (login, type, token, created_at) VALUES (?,?,NULL,?)",
@@ -254,8 +255,6 @@ class Forge(TrackerMixin):
 
     def dispatches(self) -> list[dict]:
         """Every recorded workflow dispatch, inputs decoded."""
-        import json
-
         rows = self.q("SELECT * FROM dispatches ORDER BY id")
         for r in rows:
             r["inputs"] = json.loads(r["inputs"])

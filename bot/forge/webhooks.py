@@ -143,15 +143,17 @@ def comment_payload(views, repo: dict, issue: dict, comment: dict, sender: str, 
 
 
 def pull_payload(views, repo: dict, issue: dict, sender: str, action: str, *, before: str | None = None,
-                 after: str | None = None, changes: dict | None = None) -> dict:
-    """`pull_request` event (opened, synchronize, edited, closed, reopened)."""
+                 after: str | None = None, changes: dict | None = None, label: dict | None = None) -> dict:
+    """`pull_request` event (opened, synchronize, edited, closed, reopened, labeled, unlabeled)."""
     out = _base(views, repo, sender, action)
     out.update(number=issue["number"], pull_request=views.pull(repo, issue, webhook=True))
+    if label is not None:
+        out["label"] = views.label(repo, label)
     if before is not None:
         out.update(before=before, after=after)
     if changes is not None:
         out["changes"] = changes
-    return _order(out, ("action", "number", "before", "after", "changes", "pull_request",
+    return _order(out, ("action", "number", "before", "after", "changes", "pull_request", "label",
                         "repository", "sender"))
 
 

@@ -1,0 +1,1 @@
+"""A local GitHub-compatible forge: REST API, signed webhooks and a read-only HTML view, offline."""
