@@ -129,11 +129,3 @@ def render_pr_files(
         files[name] = env.get_template(template).render(**context)
     return files
 
-
-def write_files(files: dict[str, str], folder: Path) -> None:
-    """Write rendered files (used by the smoke test and the local runner's source folder)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")

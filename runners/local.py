@@ -1,0 +1,183 @@
+"""Run the generated scripts as local subprocesses: the demo, the smoke test and CPU training.
+
+Each script runs in its own process group (so a budget overrun or /cancel can stop it and any
+children), with cwd = the PR's source folder and an environment scrubbed of credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from runners.base import ProgressCallback, RunResult, Status, scrub_env
+
+log = logging.getLogger(__name__)
+
+SCRIPTS = ("train.py", "evaluate.py")
+TAIL_LINES = 40
+
+
+class LocalRunner:
+    """Runner that executes train.py then evaluate.py with this machine's Python."""
+
+    def __init__(self, extra_args: Sequence[str] = (), grace_s: float = 10.0, python: str | None = None):
+        self.extra_args = list(extra_args)
+        self.grace_s = grace_s
+        self.python = python or sys.executable
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop the running script (safe from any thread); the pending run returns 'cancelled'."""
+        self._cancelled.set()
+        with self._lock:
+            proc = self._proc
+        if proc is not None:
+            _stop_group(proc, self.grace_s)
+
+    def run(
+        self,
+        src_dir: Path,
+        out_dir: Path,
+        *,
+        budget_s: float,
+        on_progress: ProgressCallback | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        """train.py then evaluate.py within budget_s seconds in all; never raises for script failures."""
+        self._cancelled.clear()
+        started = time.monotonic()
+        deadline = started + budget_s
+        out_dir = Path(out_dir).resolve()
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        events: list[dict] = []
+        status: Status = "succeeded"
+        message = ""
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            clean_env = scrub_env(env)
+            for script in SCRIPTS:
+                status, message = self._run_script(
+                    script, Path(src_dir), out_dir, deadline, clean_env, tail, events, on_progress
+                )
+                if status != "succeeded":
+                    break
+        except OSError as exc:  # cannot start the interpreter, unreadable folder...
+            status, message = "failed", f"could not run the scripts: {exc}"
+            tail.append(message)
+        metrics = _read_metrics(out_dir) if status == "succeeded" else None
+        if status == "succeeded" and metrics is None:
+            status, message = "failed", "evaluate.py finished without writing metrics.json"
+        return RunResult(
+            ok=status == "succeeded", status=status, out_dir=out_dir, metrics=metrics,
+            log_tail="\n".join(tail), seconds=round(time.monotonic() - started, 2),
+            message=message, events=events,
+        )
+
+    def _run_script(self, script, src_dir, out_dir, deadline, env, tail, events, on_progress):
+        """One script to completion, budget or cancel; returns (status, message)."""
+        if self._cancelled.is_set():
+            return "cancelled", "cancelled before it started"
+        if not (src_dir / script).is_file():
+            tail.append(f"{script} not found in {src_dir}")
+            return "failed", f"{script} not found"
+        cmd = [self.python, "-u", script, "--config", "config.yaml", "--output", str(out_dir), *self.extra_args]
+        proc = subprocess.Popen(
+            cmd, cwd=src_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, encoding="utf-8", errors="replace", bufsize=1,
+            start_new_session=True,
+        )
+        with self._lock:
+            self._proc = proc
+        reader = threading.Thread(target=_pump, args=(proc, tail, events, on_progress), daemon=True)
+        reader.start()
+        timed_out = self._wait(proc, deadline)
+        reader.join(timeout=5)
+        with self._lock:
+            self._proc = None
+        if timed_out:
+            tail.append(f"[runner] {script} stopped: time budget exhausted")
+            return "timed_out", f"{script} ran out of the time budget"
+        if self._cancelled.is_set():
+            tail.append(f"[runner] {script} cancelled")
+            return "cancelled", f"{script} was cancelled"
+        if proc.returncode != 0:
+            errors = [e.get("message", "") for e in events if e.get("event") == "error"]
+            return "failed", errors[-1] if errors else f"{script} exited with status {proc.returncode}"
+        return "succeeded", ""
+
+    def _wait(self, proc: subprocess.Popen, deadline: float) -> bool:
+        """Wait for proc; on deadline stop its process group and return True."""
+        while True:
+            try:
+                proc.wait(timeout=0.2)
+                return False
+            except subprocess.TimeoutExpired:
+                pass
+            if self._cancelled.is_set():
+                _stop_group(proc, self.grace_s)
+                proc.wait()
+                return False
+            if time.monotonic() >= deadline:
+                _stop_group(proc, self.grace_s)
+                proc.wait()
+                return True
+
+
+def _pump(proc: subprocess.Popen, tail: deque, events: list, on_progress: ProgressCallback | None) -> None:
+    """Read merged stdout/stderr: keep the tail, hand each JSON event line to on_progress."""
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.rstrip("\n")
+        tail.append(line)
+        event = _parse_event(line)
+        if event is None:
+            continue
+        events.append(event)
+        if on_progress is not None:
+            try:
+                on_progress(event)
+            except Exception:  # a broken progress consumer must not kill the run
+                log.exception("on_progress failed for %s", event.get("event"))
+
+
+def _parse_event(line: str) -> dict | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) and "event" in obj else None
+
+
+def _stop_group(proc: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM the script's process group, SIGKILL it after grace_s."""
+    if proc.poll() is not None:
+        return
+    try:
+        pgid = os.getpgid(proc.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _read_metrics(out_dir: Path) -> dict | None:
+    try:
+        return json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,198 @@
+"""Render a plan for a 300-row Bitext sample, run train.py and evaluate.py, check every artifact."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from bot import codegen
+from bot.smoke import write_files
+
+from . import load_script, make_plan, offline_hf_home, script_env, write_bitext_sample
+
+EVAL_KEYS = {"accuracy", "macro_f1", "per_class", "confusion", "most_confused", "misclassified", "ece",
+             "abstain", "stress"}
+TOP_KEYS = {"dataset", "model", "label_column", "labels", "rows", "finetuned", "baseline", "train", "verdict"}
+
+
+def run_script(src: Path, name: str, out: Path, env: dict, *extra: str) -> tuple[int, list[dict], str]:
+    proc = subprocess.run([sys.executable, name, "--config", "config.yaml", "--output", str(out), *extra],
+                          cwd=src, env=env, capture_output=True, text=True, timeout=400)
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc.returncode, events, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scripts")
+    env = script_env(offline_hf_home(root / "hf"))
+    labels = write_bitext_sample(root / "src" / "bitext_sample.csv", rows=300)
+    plan = make_plan("bitext_sample.csv", labels)
+    write_files(codegen.render_pr_files(plan, examples=[]), root / "src")
+    return root, env, plan
+
+
+@pytest.fixture(scope="module")
+def trained(workspace):
+    root, env, plan = workspace
+    out = root / "out"
+    code, train_events, stderr = run_script(root / "src", "train.py", out, env)
+    assert code == 0, stderr[-3000:]
+    code, eval_events, stderr = run_script(root / "src", "evaluate.py", out, env)
+    assert code == 0, stderr[-3000:]
+    return out, plan, train_events, eval_events
+
+
+def test_stdout_is_json_progress_per_contract(trained):
+    _, plan, events, _ = trained
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and "progress" in kinds
+    start = events[0]
+    assert {"train_rows", "val_rows", "test_rows", "epochs"} <= set(start) and start["epochs"] == plan.epochs
+    progress = next(e for e in events if e["event"] == "progress")
+    assert {"step", "total_steps", "epoch", "loss", "elapsed"} <= set(progress)
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert epochs and all({"epoch", "epochs", "val_accuracy", "val_macro_f1", "elapsed"} <= set(e) for e in epochs)
+    assert isinstance(epochs[0]["epoch"], int)
+    assert {"stopped_reason", "train_seconds"} <= set(events[-1])
+
+
+def test_splits_are_disjoint_and_complete(trained):
+    out, plan, events, _ = trained
+    frames = {n: pd.read_csv(out / "splits" / f"{n}.csv", dtype=str, keep_default_na=False)
+              for n in ("train", "validation", "test")}
+    assert all(list(f.columns) == ["text", "label"] for f in frames.values())
+    keys = {n: set(f["text"].str.lower().str.split().str.join(" ")) for n, f in frames.items()}
+    assert not keys["train"] & keys["test"] and not keys["train"] & keys["validation"]
+    assert set(frames["train"]["label"]) == set(plan.labels)
+    assert len(frames["train"]) == events[0]["train_rows"]
+
+
+def test_train_metrics_and_best_model(trained):
+    out, plan, _, _ = trained
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    assert {"train_seconds", "epochs_run", "best_val_macro_f1", "stopped_reason", "history"} <= set(metrics)
+    assert metrics["stopped_reason"] in {"completed", "early_stopping"}
+    assert metrics["epochs_run"] == len(metrics["history"]) <= plan.epochs
+    assert metrics["best_val_macro_f1"] == pytest.approx(max(h["val_macro_f1"] for h in metrics["history"]))
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(len(plan.labels))] == plan.labels
+    assert (out / "model" / "tokenizer.json").is_file() and not (out / "checkpoints").exists()
+
+
+def test_metrics_json_has_every_contract_key(trained):
+    out, plan, _, eval_events = trained
+    m = json.loads((out / "metrics.json").read_text())
+    assert TOP_KEYS <= set(m) and m["labels"] == plan.labels and m["dataset"] == plan.dataset
+    assert m["train"] == json.loads((out / "train_metrics.json").read_text())
+    assert set(m["rows"]) == {"train", "validation", "test"}
+    for name in ("finetuned", "baseline"):
+        e = m[name]
+        assert EVAL_KEYS <= set(e), name
+        assert 0 <= e["accuracy"] <= 1 and 0 <= e["macro_f1"] <= 1 and 0 <= e["ece"] <= 1
+        assert set(e["per_class"]) == set(plan.labels)
+        assert all(set(c) == {"precision", "recall", "f1", "support"} for c in e["per_class"].values())
+        matrix = e["confusion"]["matrix"]
+        assert e["confusion"]["labels"] == plan.labels and len(matrix) == len(plan.labels)
+        assert sum(map(sum, matrix)) == m["rows"]["test"]
+        assert set(e["abstain"]) == {"threshold", "coverage", "accuracy"}
+        assert set(e["stress"]) == {"typos", "lowercase", "uppercase", "truncation", "out_of_domain"}
+        assert all(set(e["stress"][k]) == {"accuracy", "drop"} for k in ("typos", "lowercase", "uppercase", "truncation"))
+        assert 0 <= e["stress"]["out_of_domain"]["abstain_rate"] <= 1
+        errors = sum(sum(r) - r[i] for i, r in enumerate(matrix))
+        assert len(e["misclassified"]) == min(errors, 10)
+        assert all(set(x) == {"text", "true", "pred", "confidence"} for x in e["misclassified"])
+    assert m["baseline"]["macro_f1"] > 0.8  # TF-IDF on Bitext categories is strong (data README)
+    assert isinstance(m["verdict"], str) and "baseline" in m["verdict"]
+    assert eval_events[-1]["event"] == "evaluated"
+
+
+def test_report_and_confusion_png(trained):
+    out, plan, _, _ = trained
+    report = (out / "report.md").read_text()
+    for heading in ("## Verdict", "## Headline", "## Training", "## Per class", "## Confusion",
+                    "## Misclassified examples", "## Failure patterns", "## Robustness",
+                    "## How these numbers were computed"):
+        assert heading in report
+    assert all(label in report for label in plan.labels)
+    assert (out / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_time_budget_stops_cleanly_and_keeps_a_model(workspace):
+    root, env, plan = workspace
+    src = root / "budget"
+    write_files(codegen.render_pr_files(plan.model_copy(update={"time_budget_minutes": 0.01}), examples=[]), src)
+    (src / "bitext_sample.csv").write_bytes((root / "src" / "bitext_sample.csv").read_bytes())
+    code, events, stderr = run_script(src, "train.py", root / "budget_out", env, "--smoke")
+    assert code == 0, stderr[-2000:]
+    metrics = json.loads((root / "budget_out" / "train_metrics.json").read_text())
+    assert metrics["stopped_reason"] == "time_budget" == events[-1]["stopped_reason"]
+    assert metrics["epochs_run"] == 1 and metrics["history"][0]["step"] == 1
+    assert (root / "budget_out" / "model" / "model.safetensors").is_file()
+
+
+def test_missing_dataset_is_one_error_line(workspace, tmp_path):
+    _, env, plan = workspace
+    write_files(codegen.render_pr_files(plan.model_copy(update={"dataset": "nowhere.csv"}), examples=[]), tmp_path)
+    code, events, _ = run_script(tmp_path, "train.py", tmp_path / "out", env)
+    assert code == 1 and events[-1]["event"] == "error" and "nowhere.csv" in events[-1]["message"]
+
+
+# --- train.py's pieces, imported from the rendered script -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def train_module(workspace):
+    root, _, _ = workspace
+    return load_script(root / "src" / "train.py", "rendered_train")
+
+
+@pytest.mark.parametrize(("loss", "words"), [(float("nan"), "NaN at step 7"), (float("inf"), "infinite"),
+                                              (1e6, "exploded")])
+def test_divergence_guard_names_the_fix(train_module, loss, words):
+    guard = train_module.DivergenceGuard(num_labels=11)
+    args, state = type("A", (), {"learning_rate": 0.01})(), type("S", (), {"global_step": 7})()
+    with pytest.raises(train_module.TrainingAborted) as info:
+        guard.on_log(args, state, None, logs={"loss": loss})
+    assert words in str(info.value) and "lower learning_rate" in str(info.value)
+    guard.on_log(args, state, None, logs={"loss": math.log(11)})  # a normal loss passes
+
+
+def test_class_weights_follow_imbalance(train_module):
+    balanced = pd.DataFrame({"label": ["a"] * 10 + ["b"] * 10})
+    skewed = pd.DataFrame({"label": ["a"] * 40 + ["b"] * 10})
+    assert train_module.class_weight_tensor(balanced, ["a", "b"], forced=False) is None
+    assert train_module.class_weight_tensor(balanced, ["a", "b"], forced=True).tolist() == [1.0, 1.0]
+    weights = train_module.class_weight_tensor(skewed, ["a", "b", "c"], forced=False).tolist()
+    assert weights[1] == pytest.approx(4 * weights[0]) and weights[2] == 1.0
+
+
+def test_max_train_rows_sample_keeps_every_class(train_module):
+    frame = pd.DataFrame({"text": [str(i) for i in range(1000)], "label": ["big"] * 990 + ["rare"] * 10})
+    sample = train_module.stratified_sample(frame, 50, seed=1)
+    assert len(sample) == 50 and set(sample["label"]) == {"big", "rare"}
+    assert train_module.stratified_sample(frame, None, seed=1).shape == frame.shape
+
+
+def test_relative_dataset_path_falls_back_to_the_config_folder(train_module, tmp_path, monkeypatch):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "d.csv").write_text("text,label\nx,a\n")
+    monkeypatch.chdir(tmp_path)
+    assert train_module.local_dataset_path("d.csv", tmp_path / "cfg") == tmp_path / "cfg" / "d.csv"
+    assert train_module.local_dataset_path("owner/hub-id", tmp_path / "cfg") is None
+    with pytest.raises(train_module.TrainingAborted):
+        train_module.local_dataset_path("missing.parquet", tmp_path / "cfg")
+
+
+def test_labels_outside_the_plan_are_dropped(train_module):
+    frames = {"train": pd.DataFrame({"t": ["x", "y", "z"], "l": [1.0, 2.0, None]})}
+    config = yaml.safe_load("text_column: t\nlabel_column: l\nlabels: ['1', '3']\n")
+    kept, dropped = train_module.keep_planned_labels(frames, config)
+    assert kept["train"]["l"].tolist() == ["1"] and dropped == 1

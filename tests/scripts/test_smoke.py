@@ -1,0 +1,54 @@
+"""The bot's smoke test: the real rendered scripts on a tiny sample, and how failures read."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from bot import codegen
+from bot.smoke import smoke_test, write_files
+
+from . import make_plan, offline_hf_home, script_env, write_bitext_sample
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    return script_env(offline_hf_home(tmp_path_factory.mktemp("hf")))
+
+
+def test_rendered_scripts_pass_the_smoke_test_quickly(tmp_path, env):
+    labels = write_bitext_sample(tmp_path / "data" / "sample.csv", rows=300)
+    plan = make_plan(str(tmp_path / "data" / "sample.csv"), labels, smoke_rows=200, batch_size=32, max_length=64)
+    result = smoke_test(codegen.render_pr_files(plan, examples=[]), tmp_path / "work", env=env)
+    assert result.ok, result.log_tail
+    assert result.summary.startswith("smoke test passed")
+    assert result.seconds < 90  # typically ~20-35 s on 2 cores; the budget a PR waits on
+    metrics = json.loads((tmp_path / "work" / "out" / "metrics.json").read_text())
+    assert metrics["smoke"] is True and metrics["verdict"].startswith("Smoke run")
+    assert 150 <= metrics["rows"]["train"] <= 200  # smoke_rows caps what de-duplication left
+    assert f"trained on {metrics['rows']['train']} rows" in result.summary
+
+
+def test_a_failing_script_yields_a_readable_summary(tmp_path, env):
+    plan = make_plan("missing/file.csv", ["a", "b"])
+    result = smoke_test(codegen.render_pr_files(plan, examples=[]), tmp_path, env=env, timeout_s=120)
+    assert not result.ok
+    assert result.summary.startswith("smoke test failed") and "missing/file.csv" in result.summary
+    assert '"event": "error"' in result.log_tail
+
+
+def test_smoke_scrubs_secrets_and_times_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_should_not_leak")
+    files = {"config.yaml": "x: 1\n",
+             "train.py": "import os, time\nprint(os.environ.get('HF_TOKEN', 'no-token'), flush=True)\ntime.sleep(60)\n",
+             "evaluate.py": "\n"}
+    result = smoke_test(files, tmp_path, timeout_s=2, env=dict(os.environ))
+    assert not result.ok and "timed out" in result.summary
+    assert "no-token" in result.log_tail and "hf_should_not_leak" not in result.log_tail
+
+
+def test_files_cannot_escape_the_workdir(tmp_path):
+    with pytest.raises(ValueError):
+        write_files({"../evil.py": "x"}, tmp_path / "src")
