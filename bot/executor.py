@@ -24,6 +24,7 @@ from bot.planner.schema import Plan
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
 EVAL_ALLOWANCE_S = 300.0  # evaluate.py runs after the training budget
+RESEARCH_FILE = "research.json"  # the plan's evidence, committed with the scripts and read by the card
 _running: dict[tuple[str, int], object] = {}
 _running_lock = threading.Lock()
 
@@ -59,6 +60,7 @@ class Executor:
 
         plan = Plan(**effect.plan)
         files = render_pr_files(plan, examples=effect.research.get("examples"))
+        files[RESEARCH_FILE] = json.dumps(_research_record(effect.research), indent=2, sort_keys=True) + "\n"
         self.on_progress("Smoke-testing train.py and evaluate.py on a tiny sample…")
         smoke = smoke_test(files, self.issue_dir / "smoke")
         if not smoke.ok:
@@ -102,15 +104,18 @@ class Executor:
         owner, name = self.repo.split("/", 1)
         namespace = self.settings.hf_namespace or owner
         repo_id = space_id = f"{namespace}/{name}-issue-{self.number}"
+        record = out.parent / "src" / RESEARCH_FILE
+        inspection = json.loads(record.read_text()).get("inspection") if record.exists() else None
         if self.settings.publish_target:
-            done = publish.publish_local(self.settings.publish_target, out, plan, metrics, repo_id, space_id)
+            done = publish.publish_local(self.settings.publish_target, out, plan, metrics, repo_id, space_id, inspection)
         elif self.settings.hf_token:
-            done = publish.publish_hub(self.settings.hf_token, out, plan, metrics, repo_id, space_id)
+            done = publish.publish_hub(self.settings.hf_token, out, plan, metrics, repo_id, space_id, inspection)
         else:
             return fx.StepFailed("publish", "HF_TOKEN is not set, so nothing can be published. Add it as a "
                                             "repository secret (a write token), then comment `/retry`.")
-        return fx.Published(effect.sha, {"sha": effect.sha, "model": str(done.model), "space": str(done.space),
-                                         "how_to_run": getattr(done, "how_to_run", None)})
+        how_to_run = f"python {Path(done.space_url) / 'app.py'}" if self.settings.publish_target else None
+        return fx.Published(effect.sha, {"sha": effect.sha, "model": done.model_url, "space": done.space_url,
+                                         "how_to_run": how_to_run})
 
     def cancel(self) -> None:
         with _running_lock:
@@ -142,6 +147,11 @@ class ProgressReporter:
         if force or now - self.last >= PROGRESS_EVERY_S:
             self.last = now
             self.on_progress(text)
+
+
+def _research_record(research: dict) -> dict:
+    """What the PR keeps of the research: the inspection, baseline and estimate (not the examples)."""
+    return {key: research[key] for key in ("dataset", "inspection", "baseline", "estimate", "split_rows") if key in research}
 
 
 def _run_failure(status: str) -> str:

@@ -95,11 +95,11 @@ def _build_plan(goal, source, resolved, found, parts, test_split, settings) -> P
     p99 = int(found.token_lengths.get("p99") or 64)
     entry = catalog_entry(source) or {}
     fields: dict[str, Any] = {
-        "goal": " ".join(goal.split())[:300], "dataset": resolved,
+        "goal": next((line.strip() for line in goal.splitlines() if line.strip()), "")[:300], "dataset": resolved,
         "dataset_name": source if HUB_ID.match(source) and resolved != source else None,
         "dataset_license": entry.get("license"), "text_column": found.text_column,
         "label_column": found.label_column, "labels": labels, "test_split": test_split,
-        "max_length": max(16, min(256, -(-(p99 + 2) // 8) * 8)),
+        "max_length": max(16, min(256, -(-p99 // 8) * 8)),
         "class_weights": bool(found.imbalance_ratio and found.imbalance_ratio > 3),
     }
     fields.update({k: v for k, v in settings.items() if k not in ("text_column", "label_column")})

@@ -10,9 +10,9 @@ choice of stress perturbations and out-of-domain sentences is a fixture's simpli
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -46,7 +46,10 @@ if __name__ != "__main__":
         env = {**os.environ, "HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         proc = subprocess.run(
             [sys.executable, __file__, str(out), str(hf_home)],
-            env=env, capture_output=True, text=True, timeout=600,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert proc.returncode == 0, f"fixture training failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
         return out
@@ -106,6 +109,7 @@ if __name__ != "__main__":
 
 # --------------------------------------------------------------------------- training (subprocess)
 
+
 def _ensure_offline_model(hf_home: Path) -> None:
     """Lay the packaged MiniLM out as a Hub cache (bot.research.models when present, else by hand)."""
     sys.path.insert(0, str(ROOT))
@@ -158,7 +162,7 @@ def _ece(conf, correct, bins: int = 10) -> float:
 
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         mask = (conf > lo) & (conf <= hi)
         if mask.any():
             total += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
@@ -177,7 +181,12 @@ def _evaluate(proba_fn, labels: list[str], test, threshold: float) -> dict:
     correct = np.array([p == t for p, t in zip(pred, y)])
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
     matrix = confusion_matrix(y, pred, labels=labels)
-    pairs = [(int(matrix[i, j]), labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels)) if i != j and matrix[i, j]]
+    pairs = [
+        (int(matrix[i, j]), labels[i], labels[j])
+        for i in range(len(labels))
+        for j in range(len(labels))
+        if i != j and matrix[i, j]
+    ]
     kept = conf >= threshold
     base_acc = float(accuracy_score(y, pred))
 
@@ -189,15 +198,23 @@ def _evaluate(proba_fn, labels: list[str], test, threshold: float) -> dict:
     return {
         "accuracy": base_acc,
         "macro_f1": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
-        "per_class": {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, lab in enumerate(labels)},
+        "per_class": {
+            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, lab in enumerate(labels)
+        },
         "confusion": {"labels": labels, "matrix": matrix.tolist()},
         "most_confused": [{"true": t, "pred": q, "count": c} for c, t, q in sorted(pairs, reverse=True)[:5]],
         "misclassified": [
             {"text": texts[i], "true": y[i], "pred": pred[i], "confidence": float(conf[i])}
-            for i in np.argsort(-conf) if not correct[i]
+            for i in np.argsort(-conf)
+            if not correct[i]
         ][:10],
         "ece": _ece(conf, correct),
-        "abstain": {"threshold": threshold, "coverage": float(kept.mean()), "accuracy": float(correct[kept].mean()) if kept.any() else 0.0},
+        "abstain": {
+            "threshold": threshold,
+            "coverage": float(kept.mean()),
+            "accuracy": float(correct[kept].mean()) if kept.any() else 0.0,
+        },
         "stress": {
             "typos": acc(_typos),
             "lowercase": acc(str.lower),
@@ -216,8 +233,10 @@ def _fine_tune(splits: dict, labels: list[str], out: Path, steps: int = 20):
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(BASE_MODEL)
     model = AutoModelForSequenceClassification.from_pretrained(
-        BASE_MODEL, num_labels=len(labels),
-        id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)},
+        BASE_MODEL,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={lab: i for i, lab in enumerate(labels)},
     )
     train = splits["train"].sample(frac=1, random_state=0)
     ids = torch.tensor([labels.index(lab) for lab in train["label"]])
@@ -226,12 +245,14 @@ def _fine_tune(splits: dict, labels: list[str], out: Path, steps: int = 20):
     history, started = [], time.monotonic()
     for step in range(steps):
         idx = [(step * 16 + k) % len(train) for k in range(16)]
-        batch = tok([train["text"].iloc[i] for i in idx], truncation=True, max_length=48, padding=True, return_tensors="pt")
+        batch = tok(
+            [train["text"].iloc[i] for i in idx], truncation=True, max_length=48, padding=True, return_tensors="pt"
+        )
         loss = model(**batch, labels=ids[idx]).loss
         loss.backward()
         optim.step()
         optim.zero_grad()
-        history.append({"step": step + 1, "loss": round(float(loss), 4)})
+        history.append({"step": step + 1, "loss": round(loss.item(), 4)})
     model.eval()
     (out / "model").mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out / "model")
@@ -295,15 +316,24 @@ def _train(out: Path, hf_home: Path) -> None:
     baseline = _evaluate(_baseline(splits, labels), labels, splits["test"], threshold)
     val = _evaluate(proba, labels, splits["validation"], threshold)
     train_metrics = {
-        "train_seconds": round(seconds, 2), "epochs_run": 1, "best_val_macro_f1": val["macro_f1"],
+        "train_seconds": round(seconds, 2),
+        "epochs_run": 1,
+        "best_val_macro_f1": val["macro_f1"],
         "stopped_reason": "completed",
-        "history": [{"epoch": 1, "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "loss": history[-1]["loss"]}],
+        "history": [
+            {"epoch": 1, "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "loss": history[-1]["loss"]}
+        ],
     }
     (out / "train_metrics.json").write_text(json.dumps(train_metrics, indent=2))
     metrics = {
-        "dataset": BITEXT_HUB_ID, "model": BASE_MODEL, "label_column": "category", "labels": labels,
+        "dataset": BITEXT_HUB_ID,
+        "model": BASE_MODEL,
+        "label_column": "category",
+        "labels": labels,
         "rows": {name: len(frame) for name, frame in splits.items()},
-        "finetuned": finetuned, "baseline": baseline, "train": train_metrics,
+        "finetuned": finetuned,
+        "baseline": baseline,
+        "train": train_metrics,
         "verdict": (
             f"Test fixture (20 steps on {len(splits['train'])} rows): the fine-tune reaches macro-F1 "
             f"{finetuned['macro_f1']:.2f} against {baseline['macro_f1']:.2f} for TF-IDF + logistic regression."
@@ -312,11 +342,6 @@ def _train(out: Path, hf_home: Path) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "report.md").write_text("# Evaluation report (test fixture)\n\n" + metrics["verdict"] + "\n")
     _confusion_png(finetuned["confusion"], out / "confusion_matrix.png")
-
-
-def placeholder_count(texts) -> int:
-    """Rows holding Bitext's `{{Placeholder}}` slots."""
-    return sum(bool(re.search(r"\{\{[^}]+\}\}", t)) for t in texts)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,100 @@
+"""The model card: model-index front matter that round-trips the run's metrics, and honest sections."""
+
+from __future__ import annotations
+
+from huggingface_hub import ModelCard
+from huggingface_hub.repocard_data import model_index_to_eval_results
+
+from bot.planner.schema import Plan
+from bot.publish import CARD_SECTIONS, pick_examples, render_model_card
+
+REPO_ID = "ml-intern/bitext-ticket-category"
+BITEXT_HUB_ID = "bitext/Bitext-customer-support-llm-chatbot-training-dataset"
+
+
+def _metric(results, metric_type: str):
+    """The one EvalResult of a metric type."""
+    (found,) = [r for r in results if r.metric_type == metric_type]
+    return found
+
+
+def test_card_model_index_round_trips_accuracy_and_macro_f1(plan, metrics, trained_out, inspection):
+    examples = pick_examples(trained_out, plan.labels)
+    card = ModelCard(render_model_card(plan, metrics, REPO_ID, inspection, examples, trained_out))
+
+    name, from_index = model_index_to_eval_results(card.data.to_dict()["model-index"])
+    for results in (card.data.eval_results, from_index):
+        accuracy, f1 = _metric(results, "accuracy"), _metric(results, "f1")
+        assert accuracy.metric_value == metrics["finetuned"]["accuracy"]
+        assert f1.metric_value == metrics["finetuned"]["macro_f1"]
+        assert f1.metric_args == {"average": "macro"}
+        assert accuracy.task_type == "text-classification"
+        assert (accuracy.dataset_type, accuracy.dataset_split) == (BITEXT_HUB_ID, "test")
+    assert name == "bitext-ticket-category"
+
+
+def test_card_front_matter_declares_model_data_licence_and_widget(plan, metrics, trained_out):
+    examples = pick_examples(trained_out, plan.labels)
+    data = ModelCard(render_model_card(plan, metrics, REPO_ID, None, examples, trained_out)).data
+
+    assert data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert data.datasets == [BITEXT_HUB_ID]
+    assert data.license == "cdla-sharing-1.0"  # the data's share-alike licence, not the base model's Apache-2.0
+    assert data.pipeline_tag == "text-classification"
+    assert data.language == "en"
+    assert "ml-intern-bot" in data.tags
+    widget = data.to_dict()["widget"]
+    assert 1 <= len(widget) <= 5
+    assert len({w["example_title"] for w in widget}) == len(widget)
+    assert all(w["example_title"] in plan.labels and w["text"] for w in widget)
+
+
+def test_card_has_every_section_and_states_results_and_risks(plan, metrics, trained_out, inspection):
+    examples = pick_examples(trained_out, plan.labels)
+    text = render_model_card(plan, metrics, REPO_ID, inspection, examples, trained_out)
+    body = ModelCard(text).text
+
+    for heading in CARD_SECTIONS:
+        assert f"\n{heading}\n" in body, heading
+    assert f'pipeline("text-classification", model="{REPO_ID}"' in body
+    assert "![Confusion matrix on the test split](confusion_matrix.png)" in body
+    for label, row in metrics["finetuned"]["per_class"].items():
+        assert (
+            f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |" in body
+        )
+    assert f"| TF-IDF + linear baseline | {metrics['baseline']['accuracy']:.3f} |" in body
+    assert f"{metrics['finetuned']['abstain']['threshold']:.3f}" in body
+    assert "| typos |" in body and "| truncation |" in body
+    # Attribution and licence of the data, in words a reader can act on.
+    assert "(c) Bitext Innovations" in body and "CDLA-Sharing-1.0" in body and "share-alike" in body
+    # Findings of the inspection reach the limitations section.
+    limitations = body.split("## Limitations and risks")[1].split("## Licence")[0]
+    assert "{{Order Number}}" in limitations and "6670 rows" in limitations
+    assert "2237" in limitations and "539" in limitations
+
+
+def test_card_for_local_data_without_licence_or_inspection_says_so(metrics, trained_out):
+    plan = Plan(
+        goal="tickets",
+        dataset="data/tickets.csv",
+        text_column="text",
+        label_column="category",
+        labels=metrics["labels"],
+    )
+    card = ModelCard(render_model_card(plan, metrics, REPO_ID, None, [], trained_out))
+
+    assert card.data.license == "other" and card.data.license_name == "unknown"
+    assert card.data.datasets is None
+    assert _metric(card.data.eval_results, "accuracy").dataset_type == "tickets.csv"
+    assert "did not record the training data's licence" in card.text
+    assert "rows of this run's splits contain" in card.text  # template slots counted in the run itself
+    assert "widget" not in card.data.to_dict()
+
+
+def test_untrusted_goal_cannot_rewrite_the_front_matter(plan, metrics):
+    hostile = plan.model_copy(update={"goal": "x\n---\nlicense: mit\n---\n| <script>alert(1)</script>"})
+    card = ModelCard(render_model_card(hostile, metrics, REPO_ID))
+
+    assert card.data.license == "cdla-sharing-1.0"
+    assert "<script>" not in card.text
+    assert 'Goal stated in the issue: "x --- license: mit --- \\| &lt;script&gt;' in card.text
