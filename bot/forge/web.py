@@ -27,7 +27,7 @@ body{font:15px/1.5 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:0;
 header{background:#24292f;color:#fff;padding:10px 24px}header a{color:#fff;text-decoration:none;font-weight:600}
 main{max-width:960px;margin:24px auto;padding:0 16px}a{color:#0969da}
 .box{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin:12px 0}
-.box h3{margin:0;padding:8px 16px;background:#f6f8fa;border-bottom:1px solid #d0d7de;font-size:14px;font-weight:400}
+.box>h3{margin:0;padding:8px 16px;background:#f6f8fa;border-bottom:1px solid #d0d7de;font-size:14px;font-weight:400}
 .body{padding:8px 16px;overflow-x:auto}.muted{color:#656d76;font-size:13px}
 .label{display:inline-block;padding:0 8px;border-radius:12px;font-size:12px;font-weight:600;margin-right:4px;border:1px solid #0002}
 .state{display:inline-block;padding:2px 10px;border-radius:16px;color:#fff;font-size:13px}
@@ -39,9 +39,13 @@ ul.list{list-style:none;padding:0;margin:0}ul.list li{padding:8px 16px;border-to
 """
 
 
+# GitHub's sanitizer keeps these attribute-free tags; everything else stays escaped text.
+_SAFE_TAGS = re.compile(r"&lt;(/?)(details|summary|sub|sup|br|kbd)&gt;")
+
+
 def markdown(text: str | None) -> str:
-    """GitHub-flavoured enough: tables, no raw HTML, hidden comments."""
-    return _md.render(_COMMENT.sub("", text or ""))
+    """GitHub-flavoured enough: tables, a few safe tags, no other raw HTML, hidden comments."""
+    return _SAFE_TAGS.sub(r"<\1\2>", _md.render(_COMMENT.sub("", text or "")))
 
 
 def page(title: str, body: str, status: int = 200) -> HTMLResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -72,8 +73,11 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
                         "dataset (e.g. 'label support tickets by issue type using `bitext/...`').")
     settings = {field: config[key] for key, field in CONFIG_KEYS.items() if key in config}
     settings.update(overrides)
+    measured_rate(str(settings.get("hardware", "local-cpu")), str(settings.get("model") or DEFAULT_MODEL))
     source, why = choose_dataset(goal, config, overrides)
     resolved = data.resolve_dataset(source)
+    if Path(resolved).exists():  # scripts run in a checkout elsewhere: give them an absolute path
+        resolved = str(Path(resolved).resolve())
     frames = data.load_frames(resolved)
     model_id = str(settings.get("model") or DEFAULT_MODEL)
     tokenizer = models.load_tokenizer(model_id)
@@ -96,7 +100,7 @@ def _build_plan(goal, source, resolved, found, parts, test_split, settings) -> P
     entry = catalog_entry(source) or {}
     fields: dict[str, Any] = {
         "goal": next((line.strip() for line in goal.splitlines() if line.strip()), "")[:300], "dataset": resolved,
-        "dataset_name": source if HUB_ID.match(source) and resolved != source else None,
+        "dataset_name": entry.get("hub_id") or (source if HUB_ID.match(source) and resolved != source else None),
         "dataset_license": entry.get("license"), "text_column": found.text_column,
         "label_column": found.label_column, "labels": labels, "test_split": test_split,
         "max_length": max(16, min(256, -(-p99 // 8) * 8)),
@@ -143,15 +147,21 @@ def _choices(plan: Plan, found) -> list[str]:
     return notes
 
 
-def estimate(plan: Plan, train_rows: int) -> dict[str, Any]:
-    """Training minutes and cost; hardware without a measured rate stops the plan (fail closed)."""
-    rate = SAMPLES_PER_SECOND.get(plan.hardware)
+def measured_rate(hardware: str, model: str) -> float:
+    """Samples/s for this hardware and model; anything unmeasured stops the plan (fail closed)."""
+    rate = SAMPLES_PER_SECOND.get(hardware)
     if rate is None:
-        raise PlanError(f"hardware `{plan.hardware}` has no measured speed or price in this version, so its "
+        raise PlanError(f"hardware `{hardware}` has no measured speed or price in this version, so its "
                         "cost cannot be estimated. Use `/plan hardware=local-cpu` or `hardware=actions-cpu`.")
-    if plan.model != DEFAULT_MODEL:
-        raise PlanError(f"no speed is measured for `{plan.model}`, so time and cost cannot be estimated. "
+    if model != DEFAULT_MODEL:
+        raise PlanError(f"no speed is measured for `{model}`, so time and cost cannot be estimated. "
                         f"Use `/plan model={DEFAULT_MODEL}`.")
+    return rate
+
+
+def estimate(plan: Plan, train_rows: int) -> dict[str, Any]:
+    """Training minutes and cost at the measured rate, capped by the time budget."""
+    rate = measured_rate(plan.hardware, plan.model)
     minutes = train_rows * plan.epochs / rate / 60
     return {"hardware": plan.hardware, "train_rows": train_rows, "minutes": min(minutes, plan.time_budget_minutes),
             "cost": "$0 (your own CPU or GitHub Actions minutes)",

@@ -47,6 +47,17 @@ def catalog_entry(source: str) -> dict | None:
         names = [entry["hub_id"], entry["name"], *entry.get("aliases", [])]
         if wanted in (n.lower() for n in names):
             return entry
+    return _entry_for_local_copy(Path(source.strip()).expanduser())
+
+
+def _entry_for_local_copy(path: Path) -> dict | None:
+    """The entry whose offline copy is `path`, so a local file still gets its Hub attribution."""
+    if not path.exists():
+        return None
+    for entry in load_catalog():
+        local = _local_copy(entry, default_data_dirs())
+        if local is not None and local.resolve() == path.resolve():
+            return entry
     return None
 
 
@@ -93,11 +104,9 @@ def default_data_dirs() -> list[Path]:
 
 
 def hub_offline() -> bool:
-    """True when HF_HUB_OFFLINE is set (checked without touching the network)."""
-    from huggingface_hub import constants
-
-    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-    return bool(constants.HF_HUB_OFFLINE) or env
+    """True when HF_HUB_OFFLINE is set; read from the environment so that asking does not import
+    huggingface_hub (which freezes its constants at import, before a caller could go offline)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -114,9 +123,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     """False when offline mode is on (no network touched) or the Hub endpoint refuses a TCP connect."""
     if hub_offline():
         return False
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     return _can_connect(url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80), timeout)
 
 

@@ -1,0 +1,52 @@
+"""The deterministic planner on real Bitext rows: choices, overrides, and failing closed."""
+
+import pytest
+
+from bot.planner.rules import PlanError, make_plan
+from bot.planner.schema import Plan
+
+GOAL = "Support tickets\n\nBuild a text classification model that labels customer support tickets by issue type."
+
+
+def test_goal_wording_picks_the_label_and_the_plan_is_valid(bitext_sample):
+    result = make_plan(GOAL, {"dataset": str(bitext_sample)})
+    assert result.plan.label_column == "category" and result.plan.text_column == "instruction"
+    assert len(result.plan.labels) == 11 and result.plan.goal == "Support tickets"
+    assert Plan(**result.plan.model_dump()) == result.plan
+    rows = result.research["split_rows"]
+    assert rows["train"] > rows["test"] > 0
+    assert 0.9 <= result.research["baseline"]["macro_f1"] <= 1.0
+    assert {label for _, label in result.examples} == set(result.plan.labels)
+
+
+def test_plan_override_switches_the_label_column(bitext_sample):
+    result = make_plan(GOAL, {"dataset": str(bitext_sample)}, {"label_column": "intent", "epochs": "2"})
+    assert result.plan.label_column == "intent" and result.plan.epochs == 2
+    assert len(result.plan.labels) == 27
+
+
+def test_local_copy_of_a_catalogued_dataset_keeps_its_hub_attribution(bitext_csv):
+    result = make_plan(GOAL, {"dataset": str(bitext_csv), "max_train_rows": 500})
+    assert result.plan.dataset_name == "bitext/Bitext-customer-support-llm-chatbot-training-dataset"
+    assert result.plan.dataset_license == "CDLA-Sharing-1.0"
+    assert result.research["inspection"]["exact_duplicates"] == 2237
+
+
+def test_an_issue_without_a_usable_goal_says_what_to_write():
+    with pytest.raises(PlanError, match="no usable goal"):
+        make_plan("help\n\nplease")
+
+
+def test_a_missing_label_column_names_the_columns(bitext_sample):
+    with pytest.raises(Exception, match="not found.*instruction"):
+        make_plan(GOAL, {"dataset": str(bitext_sample)}, {"label_column": "topic"})
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"hardware": "hf-a10g-small"}, "cannot be estimated"),
+    ({"model": "bert-base-uncased"}, "no speed is measured"),
+    ({"epochs": "500"}, "epochs"),
+])
+def test_unestimable_or_out_of_bounds_plans_fail_closed(bitext_sample, override, message):
+    with pytest.raises(PlanError, match=message):
+        make_plan(GOAL, {"dataset": str(bitext_sample)}, override)
