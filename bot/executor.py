@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -82,14 +83,19 @@ class Executor:
         src, out = run_dir / "src", run_dir / "out"
         self.client.checkout(effect.sha, folder_for(self.number), src)
         runner = LocalRunner()
+        watch = CancelWatch(self.client, self.number, runner.cancel)
         with _running_lock:
             _running[(self.repo, self.number)] = runner
+        watch.start()
         try:
             result = runner.run(src, out, budget_s=plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S,
                                 on_progress=ProgressReporter(self.on_progress, plan))
         finally:
+            watch.stop.set()
             with _running_lock:
                 _running.pop((self.repo, self.number), None)
+        if result.status == "cancelled":  # the queued /cancel event records the phase next
+            return fx.Progress("Stopped by `/cancel`.")
         if not result.ok:
             return fx.StepFailed("training", _run_failure(result.status), result.log_tail)
         metrics = json.loads((out / "metrics.json").read_text())
@@ -122,6 +128,29 @@ class Executor:
             runner = _running.get((self.repo, self.number))
         if runner is not None:
             runner.cancel()
+
+
+class CancelWatch(threading.Thread):
+    """Polls the issue for a maintainer's `/cancel` while a run is in flight.
+
+    Events for one issue are handled one at a time, so the `/cancel` event itself only arrives
+    after the run; this watcher is what stops the run promptly.
+    """
+
+    def __init__(self, client: RepoClient, number: int, on_cancel: Callable[[], None], every_s: float = 5.0):
+        super().__init__(name=f"cancel-watch-{number}", daemon=True)
+        self.client, self.number, self.on_cancel, self.every_s = client, number, on_cancel, every_s
+        self.since = datetime.now(timezone.utc).replace(microsecond=0)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every_s):
+            try:
+                if self.client.cancel_requested(self.number, self.since):
+                    self.on_cancel()
+                    return
+            except Exception:  # a failed poll must not kill the run; the next poll tries again
+                log.warning("could not poll #%s for /cancel", self.number)
 
 
 class ProgressReporter:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -15,6 +16,7 @@ import yaml
 from github import Auth, Github, GithubException, InputGitTreeElement
 
 from bot.config import Settings
+from bot.core.commands import WRITE_PERMISSIONS, CommandError, parse_commands
 from bot.core.state import MARKER_PREFIX, PHASE_LABELS, IssueState, decode_marker, encode_marker
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,19 @@ class RepoClient:
         issue = self.repo.get_issue(number)
         target = issue.get_comment(comment_id) if comment_id else issue
         target.create_reaction(content)
+
+    def cancel_requested(self, number: int, since: datetime) -> bool:
+        """Whether someone with write access commented `/cancel` after `since` (polled during a run)."""
+        for comment in self.repo.get_issue(number).get_comments(since=since):
+            if comment.created_at < since or comment.user.login.lower() == self.bot_login or comment.user.type == "Bot":
+                continue
+            try:
+                commands = parse_commands(comment.body)
+            except CommandError:
+                continue
+            if any(c.name == "cancel" for c in commands) and self.permission(comment.user.login) in WRITE_PERMISSIONS:
+                return True
+        return False
 
     # --- facts for the core ---------------------------------------------------------------
 

@@ -18,6 +18,7 @@ COMMANDS = {
 }
 # Commands that spend compute, change the plan or publish: they need write access.
 PRIVILEGED = {"plan", "approve-train", "approve-publish", "retry", "cancel"}
+WRITE_PERMISSIONS = {"admin", "maintain", "write"}  # GitHub's repository roles that may run them
 
 _LINE = re.compile(r"^/([a-z][a-z-]*)\b(.*)$")
 

@@ -10,13 +10,11 @@ import copy
 from typing import Callable
 
 from bot.core import effects as fx
-from bot.core.commands import Command, CommandError, parse_commands
+from bot.core.commands import WRITE_PERMISSIONS, Command, CommandError, parse_commands
 from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, PushEvent
 from bot.core.render import render
 from bot.core.state import PHASE_LABELS, IssueState, Phase
 from bot.planner.schema import normalize_overrides
-
-WRITE_PERMISSIONS = {"admin", "maintain", "write"}
 
 Result = tuple[IssueState, list[fx.Effect]]
 

@@ -161,3 +161,24 @@ def test_retrained_run_publishes_once_with_card_and_space(w, planned, trained):
     comment(w, "maintainer", planned, "/approve-publish")
     assert "Already published" in replies(w, planned)
     assert (model / "README.md").stat().st_mtime_ns == stamp
+
+
+def test_cancel_stops_a_running_training_promptly(w):
+    import time
+
+    issue = w.as_user("alice").create_issue(title="Ticket intents", body=GOAL_BODY)
+    comment(w, "maintainer", issue.number, "/plan epochs=20 rows=800 budget=15")
+    assert w.state(issue.number).phase == Phase.PLANNED
+    w.as_user("maintainer").get_issue(issue.number).create_comment("/approve-train")
+    deadline = time.monotonic() + 120
+    while not w.state(issue.number).activity.startswith(("Training:", "Epoch")):
+        assert time.monotonic() < deadline, "training never reported progress"
+        time.sleep(1)
+    cancelled_at = time.monotonic()
+    comment(w, "maintainer", issue.number, "/cancel")
+    assert time.monotonic() - cancelled_at < 90, "20 epochs would take minutes; /cancel must stop them"
+    state = w.state(issue.number)
+    assert state.phase == Phase.CANCELLED and state.run is None
+    assert "Cancelled" in replies(w, issue.number)
+    out = Path(w.settings.workdir).rglob(f"issue-{issue.number}/runs/*/out/metrics.json")
+    assert not list(out)
