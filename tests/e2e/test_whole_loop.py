@@ -104,6 +104,24 @@ def test_read_only_and_bot_approvals_are_refused_and_train_nothing(w, planned):
     assert not list((w.settings.workdir / "issues").rglob("runs")), "no training may start"
 
 
+def test_author_association_in_the_payload_grants_nothing(w, planned):
+    """A signed delivery claiming reader is the OWNER: the bot asks the API and refuses."""
+    payload = json.dumps({
+        "action": "created", "repository": {"full_name": "acme/support-bot"},
+        "issue": {"number": planned, "title": GOAL_TITLE, "body": GOAL_BODY},
+        "comment": {"id": 990001, "body": "/approve-train", "author_association": "OWNER"},
+        "sender": {"login": "reader", "type": "User"},
+    }).encode()
+    signature = "sha256=" + hmac.new(w.settings.webhook_secret.encode(), payload, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": "issue_comment", "X-GitHub-Delivery": "claims-owner", "X-Hub-Signature-256": signature,
+               "Content-Type": "application/json"}
+    assert httpx.post(f"{w.bot_url}/webhook", content=payload, headers=headers).status_code == 202
+    w.settle()
+    answer = [b for b in w.bot_comments(planned) if "ml-intern:reply:cmd-990001" in b]
+    assert len(answer) == 1 and "@reader, `/approve-train` needs write" in answer[0]
+    assert w.state(planned).phase == Phase.PLANNED
+
+
 def test_approval_for_a_sha_that_is_no_longer_the_head_is_refused(w, planned):
     state = w.state(planned)
     old = state.head_sha
