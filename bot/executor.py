@@ -105,6 +105,10 @@ class Executor:
         from bot import publish
 
         out = Path(effect.run["out_dir"])
+        if not (out / "metrics.json").exists():
+            return fx.StepFailed("publish", f"the artifacts of the run of `{effect.sha[:7]}` are not on this machine "
+                                            f"({out}). Each GitHub Actions job starts on a fresh runner, so publish "
+                                            "from the machine that trained, or comment `/approve-train` to train again here.")
         plan = Plan(**effect.plan)
         metrics = json.loads((out / "metrics.json").read_text())
         owner, name = self.repo.split("/", 1)

@@ -192,6 +192,8 @@ def test_action_is_composite_and_passes_secrets_only_through_env():
         "GITHUB_TOKEN": "${{ inputs.github-token }}",
         "HF_TOKEN": "${{ inputs.hf-token }}",
         "ANTHROPIC_API_KEY": "${{ inputs.anthropic-api-key }}",
+        "ML_INTERN_BOT_LOGIN": "${{ inputs.bot-login }}",
     }
+    assert action["inputs"]["bot-login"]["default"] == "github-actions[bot]"
     install = next(s for s in action["runs"]["steps"] if "pip install" in s.get("run", ""))
     assert "torch==2.13.0" in install["run"] and '"$ACTION_PATH"' in install["run"]
