@@ -51,9 +51,17 @@ class Executor:
         from bot.planner.rules import make_plan
 
         config = self.client.read_config()
-        result = make_plan(effect.goal, config, effect.overrides)
+        result = make_plan(effect.goal, config, effect.overrides, advisor=self._advisor())
         research = {**result.research, "examples": result.examples}
         return fx.Planned(result.plan.model_dump(), research)
+
+    def _advisor(self):
+        """The Claude planner when ANTHROPIC_API_KEY is set; otherwise the deterministic planner alone."""
+        if not self.settings.anthropic_api_key:
+            return None
+        from bot.planner.claude import ClaudeAdvisor
+
+        return ClaudeAdvisor(self.settings.anthropic_api_key)
 
     def open_pull_request(self, effect: fx.OpenPullRequest) -> fx.Outcome:
         from bot.codegen import render_pr_files

@@ -43,8 +43,8 @@ def usable_goal(goal: str) -> bool:
     return len(words) >= 4
 
 
-def choose_dataset(goal: str, config: dict, overrides: dict) -> tuple[str, str]:
-    """The dataset to use and why: override, then the issue text, then config, then the catalog."""
+def choose_dataset(goal: str, config: dict, overrides: dict, suggested: str | None = None) -> tuple[str, str]:
+    """The dataset and why: override, the issue text, config, the advisor's pick, then the catalog."""
     from bot.research.data import catalog_lookup
 
     if overrides.get("dataset"):
@@ -56,6 +56,8 @@ def choose_dataset(goal: str, config: dict, overrides: dict) -> tuple[str, str]:
         return match.group(1), "named in the issue"
     if config.get("dataset"):
         return str(config["dataset"]), "set in `.github/ml-intern.yml`"
+    if suggested:
+        return suggested, "suggested by the Claude planner among known text-classification datasets"
     entries = catalog_lookup(goal)
     if entries:
         return entries[0]["hub_id"], "best keyword match for the goal among known text-classification datasets"
@@ -63,22 +65,41 @@ def choose_dataset(goal: str, config: dict, overrides: dict) -> tuple[str, str]:
                     "e.g. `PolyAI/banking77`, or a CSV/Parquet/JSONL path), or comment `/plan dataset=<id or path>`.")
 
 
-def make_plan(goal: str, config: dict | None = None, overrides: dict | None = None) -> PlanResult:
-    """Research the goal and return a validated Plan with the evidence for the plan comment."""
+def _advice(advisor, goal: str) -> tuple[dict, list[str]]:
+    """The optional LLM advisor's validated suggestions; none when it is absent or fails."""
+    from bot.research.data import catalog_lookup, load_catalog
+
+    if advisor is None:
+        return {}, []
+    advice = advisor.advise(goal, list(catalog_lookup(goal) or load_catalog()))
+    if advice is None:
+        return {}, ["The Claude planner did not answer; this plan is the deterministic planner's."]
+    return dict(advice.overrides), [f"Claude planner: {line}" for line in advice.rationale]
+
+
+def make_plan(goal: str, config: dict | None = None, overrides: dict | None = None, advisor=None) -> PlanResult:
+    """Research the goal and return a validated Plan with the evidence for the plan comment.
+
+    Precedence: `/plan` overrides, then `.github/ml-intern.yml`, then the optional advisor.
+    """
     from bot.research import baseline, data, inspect, models, splits
 
     config, overrides = config or {}, overrides or {}
     if not usable_goal(goal):
         raise PlanError("this issue has no usable goal: describe what to classify and, if you can, the "
                         "dataset (e.g. 'label support tickets by issue type using `bitext/...`').")
-    settings = {field: config[key] for key, field in CONFIG_KEYS.items() if key in config}
-    settings.update(overrides)
-    measured_rate(str(settings.get("hardware", "local-cpu")), str(settings.get("model") or DEFAULT_MODEL))
-    source, why = choose_dataset(goal, config, overrides)
+    configured = {field: config[key] for key, field in CONFIG_KEYS.items() if key in config}
+    measured_rate(str({**configured, **overrides}.get("hardware", "local-cpu")),
+                  str({**configured, **overrides}.get("model") or DEFAULT_MODEL))
+    suggested, notes = _advice(advisor, goal)
+    source, why = choose_dataset(goal, config, overrides, suggested.pop("dataset", None))
     resolved = data.resolve_dataset(source)
     if Path(resolved).exists():  # scripts run in a checkout elsewhere: give them an absolute path
         resolved = str(Path(resolved).resolve())
     frames = data.load_frames(resolved)
+    columns = set().union(*(frame.columns for frame in frames.values()))
+    suggested = {k: v for k, v in suggested.items() if k not in ("text_column", "label_column") or v in columns}
+    settings = {**suggested, **configured, **overrides}
     model_id = str(settings.get("model") or DEFAULT_MODEL)
     tokenizer = models.load_tokenizer(model_id)
     found = inspect.inspect_frames(frames, goal, tokenizer=tokenizer, text_column=settings.get("text_column"),
@@ -89,6 +110,7 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
     floor = baseline.run_baseline(parts)
     plan = _build_plan(goal, source, resolved, found, parts, test_split, settings)
     research = _evidence(plan, source, resolved, why, found, parts, floor)
+    research["choices"] += notes
     return PlanResult(plan, research, _examples(parts["train"]))
 
 

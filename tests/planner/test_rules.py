@@ -50,3 +50,34 @@ def test_a_missing_label_column_names_the_columns(bitext_sample):
 def test_unestimable_or_out_of_bounds_plans_fail_closed(bitext_sample, override, message):
     with pytest.raises(PlanError, match=message):
         make_plan(GOAL, {"dataset": str(bitext_sample)}, override)
+
+
+class StubAdvisor:
+    """Our own advisor interface (the Claude HTTP boundary is tested in test_claude.py)."""
+
+    def __init__(self, overrides, rationale=("the goal says issue type",)):
+        self.overrides, self.rationale, self.model = overrides, list(rationale), "stub"
+
+    def advise(self, goal, candidates):
+        assert candidates, "the advisor is offered the catalog's datasets"
+        return self
+
+
+def test_advisor_suggestions_rank_below_config_and_overrides(bitext_sample):
+    advisor = StubAdvisor({"label_column": "intent", "epochs": 4, "text_column": "no_such_column"})
+    result = make_plan(GOAL, {"dataset": str(bitext_sample)}, advisor=advisor)
+    assert result.plan.label_column == "intent" and result.plan.epochs == 4
+    assert result.plan.text_column == "instruction", "a suggested column that does not exist is dropped"
+    assert "Claude planner: the goal says issue type" in result.research["choices"]
+    result = make_plan(GOAL, {"dataset": str(bitext_sample), "epochs": 2}, {"label_column": "category"}, advisor=advisor)
+    assert result.plan.label_column == "category" and result.plan.epochs == 2
+
+
+def test_a_silent_advisor_leaves_the_deterministic_plan(bitext_sample):
+    class Silent:
+        def advise(self, goal, candidates):
+            return None
+
+    result = make_plan(GOAL, {"dataset": str(bitext_sample)}, advisor=Silent())
+    assert result.plan.label_column == "category"
+    assert any("did not answer" in note for note in result.research["choices"])
