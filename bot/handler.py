@@ -141,7 +141,8 @@ class IssueSession:
 def _explain(exc: Exception) -> str:
     """A user-facing sentence for an exception; known error types carry their own message."""
     name = type(exc).__name__
-    known = {"PlanError", "DatasetError", "InspectionError", "ConfigError", "FileNotFoundError", "ValueError"}
+    known = {"PlanError", "DatasetError", "InspectionError", "ModelError", "PublishError", "ConfigError",
+             "FileNotFoundError", "ValueError"}
     if name in known:
         return str(exc)
     return f"unexpected {name}: {exc}. This is a bug in ml-intern-bot; comment `/retry` to try again."

@@ -199,7 +199,8 @@ def _cmd_retry(state, command, event, facts) -> Result:
     goal = _goal(event.issue_title, event.issue_body)
     if state.phase == Phase.CANCELLED or (state.phase == Phase.FAILED and state.failed_step in ("research", "smoke")):
         return _start_research(state, goal, event.comment_id)
-    if state.phase == Phase.FAILED and state.failed_step == "training":
+    interrupted = state.phase == Phase.TRAINING  # events are serial, so no run of ours is still going
+    if interrupted or (state.phase == Phase.FAILED and state.failed_step == "training"):
         if state.approved_sha and state.approved_sha == facts.pr_head_sha:
             state.phase, state.activity = Phase.TRAINING, f"Training `{short(state.approved_sha)}` again…"
             return state, [fx.React("+1", event.comment_id), fx.Train(state.approved_sha, state.plan or {})]

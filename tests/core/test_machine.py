@@ -144,3 +144,11 @@ def test_cancel_during_training_stops_the_run():
     state.phase, state.approved_sha = Phase.TRAINING, HEAD
     state, effects = step(state, comment("/cancel"), facts())
     assert state.phase == Phase.CANCELLED and fx.CancelRun in kinds(effects)
+
+
+def test_retry_restarts_a_run_interrupted_by_a_bot_restart():
+    """Regression: a crash mid-training left the issue in `training` with no way forward."""
+    state = planned()
+    state.phase, state.approved_sha, state.activity = Phase.TRAINING, HEAD, "Training: step 40/100"
+    state, effects = step(state, comment("/retry"), facts())
+    assert state.phase == Phase.TRAINING and [e.sha for e in effects if isinstance(e, fx.Train)] == [HEAD]
