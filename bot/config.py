@@ -26,7 +26,7 @@ class Settings:
     hf_namespace: str | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read the documented variables (README: Configuration)."""
         env = dict(os.environ if env is None else env)
         target = env.get("ML_INTERN_PUBLISH_TARGET")

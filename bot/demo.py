@@ -91,7 +91,7 @@ def run_demo(dataset: str | None, workdir: Path, serve: bool = False) -> int:
 def _play(w) -> int:
     from bot.core.state import Phase
 
-    show = lambda text: say(f"… {text}", indent=4)  # noqa: E731
+    show = lambda text: say(f"… {text}", indent=4)
     say("\n1. alice (read access) files the goal issue")
     issue = w.as_user("alice").create_issue(title=ORIGIN_TITLE, body=ORIGIN_BODY)
     say(f"{w.forge_url}/{issue.repository.full_name}/issues/{issue.number}", indent=4)

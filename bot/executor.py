@@ -11,9 +11,9 @@ import logging
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from bot.config import Settings
 from bot.core import effects as fx
@@ -152,7 +152,7 @@ class CancelWatch(threading.Thread):
     def __init__(self, client: RepoClient, number: int, on_cancel: Callable[[], None], every_s: float = 5.0):
         super().__init__(name=f"cancel-watch-{number}", daemon=True)
         self.client, self.number, self.on_cancel, self.every_s = client, number, on_cancel, every_s
-        self.since = datetime.now(timezone.utc).replace(microsecond=0)
+        self.since = datetime.now(UTC).replace(microsecond=0)
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -161,7 +161,7 @@ class CancelWatch(threading.Thread):
                 if self.client.cancel_requested(self.number, self.since):
                     self.on_cancel()
                     return
-            except Exception:  # a failed poll must not kill the run; the next poll tries again
+            except Exception:  # noqa: BLE001 -- a failed poll must not kill the run; the next poll tries again
                 log.warning("could not poll #%s for /cancel", self.number)
 
 

@@ -144,7 +144,7 @@ class RepoClient:
             raise
         data = yaml.safe_load(base64.b64decode(content.content).decode("utf-8")) or {}
         if not isinstance(data, dict):
-            raise ValueError(f"{CONFIG_PATH} must be a mapping of settings")
+            raise ValueError(f"{CONFIG_PATH} must be a mapping of settings")  # noqa: TRY004 -- a user's file, not a type bug
         return data
 
     # --- branches, pull requests and checkouts --------------------------------------------

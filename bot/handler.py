@@ -12,7 +12,16 @@ from typing import Any
 from bot.config import Settings
 from bot.core import effects as fx
 from bot.core.commands import CommandError, parse_commands
-from bot.core.events import CommentEvent, Event, Facts, IssueEvent, MalformedEvent, PushEvent, issue_for_branch, parse_event
+from bot.core.events import (
+    CommentEvent,
+    Event,
+    Facts,
+    IssueEvent,
+    MalformedEvent,
+    PushEvent,
+    issue_for_branch,
+    parse_event,
+)
 from bot.core.machine import step
 from bot.core.render import render
 from bot.core.state import PHASE_LABELS, IssueState
@@ -119,7 +128,7 @@ class IssueSession:
     def _react(self, effect: fx.React) -> None:
         try:
             self.client.react(self.number, effect.content, effect.comment_id)
-        except Exception:  # a missing reaction is cosmetic; the status comment is what counts
+        except Exception:  # noqa: BLE001 -- a missing reaction is cosmetic; the status comment is what counts
             log.warning("could not add reaction %s on #%s", effect.content, self.number)
 
     def _facts(self, event: Event) -> Facts:

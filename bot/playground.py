@@ -86,8 +86,8 @@ def world(root: Path, dataset: str, plan: dict | None = None):
     """Start the forge and the bot on free local ports; yields a World; stops both afterwards."""
     from bot.forge.server import ForgeServer
     from bot.forge.store import Forge
-    from bot.serving import ServerThread
     from bot.server import create_app
+    from bot.serving import ServerThread
 
     for name in ("forge", "bot", "hub"):
         shutil.rmtree(root / name, ignore_errors=True)

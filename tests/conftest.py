@@ -21,7 +21,7 @@ if "ML_INTERN_TEST_HF_HOME" not in os.environ:
     os.environ["ML_INTERN_TEST_HF_HOME"] = tempfile.mkdtemp(prefix="ml-intern-hf-")
 os.environ["HF_HOME"] = os.environ["ML_INTERN_TEST_HF_HOME"]
 
-from bot.research.models import ensure_offline_model  # noqa: E402
+from bot.research.models import ensure_offline_model
 
 ensure_offline_model(Path(os.environ["HF_HOME"]))
 

@@ -43,7 +43,7 @@ def parse_commands(text: str) -> list[Command]:
     found, fenced = [], False
     for raw in (text or "").splitlines():
         line = raw.strip()
-        if line.startswith("```") or line.startswith("~~~"):
+        if line.startswith(("```", "~~~")):
             fenced = not fenced
             continue
         match = None if fenced else _LINE.match(line)

@@ -7,7 +7,7 @@ new -> planned (PR open, awaiting /approve-train) -> training -> trained (awaiti
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 from bot.core import effects as fx
 from bot.core.commands import WRITE_PERMISSIONS, Command, CommandError, parse_commands

@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any
 
 MARKER_PREFIX = "<!-- ml-intern:state "
-_MARKER = re.compile(r"<!-- ml-intern:state (\{.*?\}) -->", re.S)
+_MARKER = re.compile(r"<!-- ml-intern:state (\{.*?\}) -->", re.DOTALL)
 HANDLED_KEEP = 100  # comment ids remembered so a redelivered command runs once
 
 
@@ -55,7 +55,7 @@ class IssueState:
         return json.dumps(data, sort_keys=True, separators=(",", ":")).replace(">", "\\u003e")
 
     @classmethod
-    def from_json(cls, text: str) -> "IssueState":
+    def from_json(cls, text: str) -> IssueState:
         data = json.loads(text)
         known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         known["phase"] = Phase(known.get("phase", "new"))

@@ -160,8 +160,8 @@ def _leakage_text(found) -> str:
 
 
 def _choices(plan: Plan, found) -> list[str]:
-    notes = [f"`max_length` {plan.max_length}: the 99th percentile is {found.token_lengths.get('p99')} tokens, "
-             "so longer inputs are rare; batches pad only to their longest text."]
+    notes = [(f"`max_length` {plan.max_length}: the 99th percentile is {found.token_lengths.get('p99')} tokens, "
+              "so longer inputs are rare; batches pad only to their longest text.")]
     if plan.model == DEFAULT_MODEL:
         notes.append("MiniLM-L6 (22.7 M parameters) fine-tunes on a laptop CPU in minutes.")
     if plan.class_weights:

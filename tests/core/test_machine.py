@@ -73,7 +73,7 @@ def test_read_only_approval_is_refused_with_the_reason_and_starts_nothing():
 
 
 def test_approval_from_a_bot_account_is_refused_even_with_write_permission():
-    state, effects = step(planned(), comment("/approve-train", login="helper[bot]", kind="Bot"), facts("admin"))
+    _, effects = step(planned(), comment("/approve-train", login="helper[bot]", kind="Bot"), facts("admin"))
     assert fx.Train not in kinds(effects) and "bot accounts" in notes(effects)
 
 
@@ -82,14 +82,14 @@ def test_the_bot_ignores_its_own_comments():
 
 
 def test_approval_for_a_sha_that_is_no_longer_the_head_is_refused():
-    state, effects = step(planned(), comment(f"/approve-train {HEAD[:7]}"), facts("write", head=NEW_HEAD))
+    _, effects = step(planned(), comment(f"/approve-train {HEAD[:7]}"), facts("write", head=NEW_HEAD))
     assert fx.Train not in kinds(effects)
     assert "no longer the head" in notes(effects)
 
 
 def test_the_same_comment_delivered_twice_acts_once():
     state, first = step(planned(), comment("/approve-train", cid=9), facts())
-    again, second = step(state, comment("/approve-train", cid=9), facts())
+    _, second = step(state, comment("/approve-train", cid=9), facts())
     assert fx.Train in kinds(first) and second == []
 
 
@@ -103,7 +103,7 @@ def test_a_push_after_training_voids_the_approval_and_blocks_publishing():
 
 
 def test_publish_needs_the_trained_sha_to_still_be_the_head():
-    state, effects = step(trained(), comment("/approve-publish"), facts(head=NEW_HEAD))
+    _, effects = step(trained(), comment("/approve-publish"), facts(head=NEW_HEAD))
     assert fx.Publish not in kinds(effects) and "head is now" in notes(effects)
 
 
