@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -61,7 +62,8 @@ class Executor:
             return None
         from bot.planner.claude import ClaudeAdvisor
 
-        return ClaudeAdvisor(self.settings.anthropic_api_key)
+        model = os.environ.get("ML_INTERN_CLAUDE_MODEL")
+        return ClaudeAdvisor(self.settings.anthropic_api_key, **({"model": model} if model else {}))
 
     def open_pull_request(self, effect: fx.OpenPullRequest) -> fx.Outcome:
         from bot.codegen import render_pr_files

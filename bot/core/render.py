@@ -26,13 +26,18 @@ def md_cell(value: Any) -> str:
     return text if len(text) <= 160 else text[:157] + "…"
 
 
+def untrusted(value: Any) -> str:
+    """Someone else's words (an issue, an LLM): one safe line, with @-mentions that ping nobody."""
+    return md_cell(value).replace("@", "@\u200b")
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(pct=pct, num=num, cell=md_cell, short=lambda sha: (sha or "")[:7])
+    env.filters.update(pct=pct, num=num, cell=md_cell, untrusted=untrusted, short=lambda sha: (sha or "")[:7])
     env.globals.update(help_table=help_table)
     return env
 

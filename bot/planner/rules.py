@@ -74,7 +74,7 @@ def _advice(advisor, goal: str) -> tuple[dict, list[str]]:
     advice = advisor.advise(goal, list(catalog_lookup(goal) or load_catalog()))
     if advice is None:
         return {}, ["The Claude planner did not answer; this plan is the deterministic planner's."]
-    return dict(advice.overrides), [f"Claude planner: {line}" for line in advice.rationale]
+    return dict(advice.overrides), [f"Claude planner ({advice.model}) suggests: {line}" for line in advice.rationale]
 
 
 def make_plan(goal: str, config: dict | None = None, overrides: dict | None = None, advisor=None) -> PlanResult:

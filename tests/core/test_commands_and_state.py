@@ -45,3 +45,10 @@ def test_marker_cannot_be_closed_early_by_text_inside_the_state():
 def test_garbage_marker_reads_as_no_state():
     assert decode_marker("<!-- ml-intern:state {not json} -->") is None
     assert decode_marker("no marker at all") is None
+
+
+def test_untrusted_text_cannot_ping_people_or_inject_html():
+    from bot.core.render import untrusted
+
+    text = untrusted("ask @maintainer <script>x</script> | next\nline")
+    assert "@maintainer" not in text and "<script>" not in text and "\n" not in text and "\\|" in text

@@ -68,7 +68,7 @@ def test_advisor_suggestions_rank_below_config_and_overrides(bitext_sample):
     result = make_plan(GOAL, {"dataset": str(bitext_sample)}, advisor=advisor)
     assert result.plan.label_column == "intent" and result.plan.epochs == 4
     assert result.plan.text_column == "instruction", "a suggested column that does not exist is dropped"
-    assert "Claude planner: the goal says issue type" in result.research["choices"]
+    assert "Claude planner (stub) suggests: the goal says issue type" in result.research["choices"]
     result = make_plan(GOAL, {"dataset": str(bitext_sample), "epochs": 2}, {"label_column": "category"}, advisor=advisor)
     assert result.plan.label_column == "category" and result.plan.epochs == 2
 
