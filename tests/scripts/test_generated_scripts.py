@@ -196,3 +196,41 @@ def test_labels_outside_the_plan_are_dropped(train_module):
     config = yaml.safe_load("text_column: t\nlabel_column: l\nlabels: ['1', '3']\n")
     kept, dropped = train_module.keep_planned_labels(frames, config)
     assert kept["train"]["l"].tolist() == ["1"] and dropped == 1
+
+
+def test_side_files_in_a_dataset_folder_are_not_splits(train_module):
+    frames = {"train": pd.DataFrame({"text": ["x"], "category": ["a"]}),
+              "categories": pd.DataFrame({0: ["a", "b"]})}  # BANKING77's categories.json read as a table
+    config = {"text_column": "text", "label_column": "category", "labels": ["a", "b"]}
+    kept, _ = train_module.keep_planned_labels(frames, config)
+    assert set(kept) == {"train"}
+    with pytest.raises(train_module.TrainingAborted, match="not in split"):
+        train_module.keep_planned_labels({**frames, "test": pd.DataFrame({"text": ["y"]})}, config)
+
+
+def test_fresh_head_learns_faster_than_the_pretrained_body(trained, train_module):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    out = trained[0]
+    model = BertForSequenceClassification(BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=8, num_labels=3))
+    names = train_module.head_parameter_names(model, {"missing_keys": {"classifier.weight", "classifier.bias"}})
+    assert names == {"classifier.weight", "classifier.bias", "bert.pooler.dense.weight", "bert.pooler.dense.bias"}
+    assert train_module.head_learning_rate(1e-4) == pytest.approx(2e-3)
+    assert train_module.head_learning_rate(1e-2) == 1e-2  # the cap never lowers the head below the body
+    args = train_module.TrainingArguments(output_dir=str(out / "opt"), learning_rate=1e-4, weight_decay=0.01,
+                                          report_to="none", use_cpu=True)
+    trainer = train_module.WeightedLossTrainer(model=model, args=args, head_names=names)
+    groups = trainer.create_optimizer().param_groups
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert rate[id(model.classifier.weight)] == pytest.approx(2e-3) == rate[id(model.bert.pooler.dense.bias)]
+    assert rate[id(model.bert.embeddings.word_embeddings.weight)] == pytest.approx(1e-4)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    assert trainer.create_optimizer() is trainer.optimizer and len(trainer.optimizer.param_groups) == len(groups)
+
+
+def test_ensemble_is_reported_beside_the_shipped_model(trained):
+    out, _, _, _ = trained
+    ens = json.loads((out / "metrics.json").read_text())["ensemble"]
+    assert set(ens) == {"finetuned_weight", "accuracy", "macro_f1"}
+    assert ens["finetuned_weight"] in [i / 10 for i in range(11)] and 0 <= ens["accuracy"] <= 1

@@ -102,3 +102,19 @@ def test_verdict_is_cost_aware(ev, ft, base, expected):
 def test_report_tables_survive_hostile_labels(ev):
     cells = ev.md("a|b\n<img src=x>")
     assert "|" not in cells.replace("\\|", "") and "<" not in cells
+
+
+def test_ensemble_weight_is_chosen_on_validation(ev):
+    import pandas as pd
+
+    val = pd.DataFrame({"text": ["v1", "v2"], "label": ["a", "b"]})
+    test = pd.DataFrame({"text": ["t1", "t2"], "label": ["a", "b"]})
+    good = {"v1": [0.9, 0.1, 0], "v2": [0.2, 0.8, 0], "t1": [0.6, 0.4, 0], "t2": [0.3, 0.7, 0]}
+    bad = {"v1": [0.1, 0.9, 0], "v2": [0.9, 0.1, 0], "t1": [0.1, 0.9, 0], "t2": [0.9, 0.1, 0]}
+
+    def as_fn(table):
+        return lambda texts: np.array([table[t] for t in texts], dtype=float)
+
+    result = ev.ensemble_metrics(as_fn(good), as_fn(bad), val, test, LABELS)
+    assert result["finetuned_weight"] == 1.0 and result["accuracy"] == 1.0 and result["macro_f1"] == 1.0
+    assert ev.ensemble_metrics(as_fn(bad), as_fn(good), val, test, LABELS)["finetuned_weight"] < 0.5
