@@ -1,7 +1,7 @@
 """What every runner (local process, GitHub Actions, Hugging Face Jobs) promises the bot.
 
-A runner executes the PR's `train.py` then `evaluate.py` (artifact layout: /work/contract.md,
-"Artifact layout"), reports JSON progress lines as they arrive, and returns a RunResult. Script
+A runner executes the PR's `train.py` then `evaluate.py` (artifact layout: docs/ARTIFACTS.md),
+reports JSON progress lines as they arrive, and returns a RunResult. Script
 failures are results, never exceptions: the bot turns them into a comment that says what to do.
 """
 

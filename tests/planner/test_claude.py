@@ -19,7 +19,7 @@ from bot.planner.claude import DEFAULT_MODEL, TOOL_NAME, ClaudeAdvisor
 from bot.research.data import load_catalog
 from bot.serving import ServerThread
 
-API_KEY = "sk-ant-test-0123456789-secret"
+API_KEY = "fake-anthropic-key-0123456789"
 GOAL = "Label our online banking customer queries by intent so support can route them."
 BANKING, BITEXT = "PolyAI/banking77", "bitext/Bitext-customer-support-llm-chatbot-training-dataset"
 
