@@ -89,36 +89,33 @@ def run_demo(dataset: str | None, workdir: Path, serve: bool = False) -> int:
 
 
 def _play(w) -> int:
-    from bot.core.state import Phase
-
-    show = lambda text: say(f"… {text}", indent=4)
     say("\n1. alice (read access) files the goal issue")
     issue = w.as_user("alice").create_issue(title=ORIGIN_TITLE, body=ORIGIN_BODY)
     say(f"{w.forge_url}/{issue.repository.full_name}/issues/{issue.number}", indent=4)
     say("2. the maintainer labels it `ml-intern`; the bot researches, plans and smoke-tests")
-    w.as_user("maintainer").get_issue(issue.number).add_to_labels("ml-intern")
-    state = w.wait_for(issue.number, {Phase.PLANNED, Phase.FAILED}, on_activity=show)
-    _stop_if_failed(state)
+    state = _maintainer(w, issue.number, "planned", lambda i: i.add_to_labels("ml-intern"))
     plan = state.plan or {}
     say(f"plan: label `{plan.get('label_column')}` ({len(plan.get('labels', []))} classes), model "
         f"{plan.get('model')}, PR #{state.pr_number}", indent=4)
     say("3. the maintainer comments /approve-train; the bot trains exactly the PR's head")
-    w.as_user("maintainer").get_issue(issue.number).create_comment("/approve-train")
-    state = w.wait_for(issue.number, {Phase.TRAINED, Phase.FAILED}, on_activity=show)
-    _stop_if_failed(state)
+    state = _maintainer(w, issue.number, "trained", lambda i: i.create_comment("/approve-train"))
     summary = state.run["summary"]
     say(f"test accuracy {summary['accuracy']:.3f}, macro-F1 {summary['macro_f1']:.3f} "
         f"(TF-IDF baseline macro-F1 {summary['baseline_macro_f1']:.3f})", indent=4)
     say("4. the maintainer comments /approve-publish")
-    w.as_user("maintainer").get_issue(issue.number).create_comment("/approve-publish")
-    state = w.wait_for(issue.number, {Phase.PUBLISHED, Phase.FAILED}, on_activity=show)
-    _stop_if_failed(state)
+    _maintainer(w, issue.number, "published", lambda i: i.create_comment("/approve-publish"))
     return issue.number
 
 
-def _stop_if_failed(state) -> None:
-    if state.phase.value == "failed":
+def _maintainer(w, number: int, phase: str, act):
+    """The maintainer acts on the issue; then follow the status comment until `phase` or failure."""
+    from bot.core.state import Phase
+
+    act(w.as_user("maintainer").get_issue(number))
+    state = w.wait_for(number, {Phase(phase), Phase.FAILED}, on_activity=lambda text: say(f"… {text}", indent=4))
+    if state.phase == Phase.FAILED:
         raise SystemExit(f"the {state.failed_step} step failed: {state.error}")
+    return state
 
 
 def _finish(w, number: int, workdir: Path, started: float) -> None:
