@@ -99,7 +99,7 @@ class Executor:
         watch.start()
         try:
             result = runner.run(src, out, budget_s=plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S,
-                                on_progress=ProgressReporter(self.on_progress, plan))
+                                on_progress=ProgressReporter(self.on_progress))
         finally:
             watch.stop.set()
             with _running_lock:
@@ -170,8 +170,8 @@ class CancelWatch(threading.Thread):
 class ProgressReporter:
     """Turns train.py's JSON progress lines into status-comment updates, at most every 10 s."""
 
-    def __init__(self, on_progress: Callable[[str], None], plan: Plan):
-        self.on_progress, self.plan, self.last = on_progress, plan, 0.0
+    def __init__(self, on_progress: Callable[[str], None]):
+        self.on_progress, self.last = on_progress, 0.0
 
     def __call__(self, event: dict) -> None:
         kind = event.get("event")

@@ -5,6 +5,7 @@ The server, the Action and the demo all call `handle_event`; it never raises for
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import Any
@@ -80,7 +81,7 @@ class IssueSession:
             self.client.sync_labels(self.number, self.state)  # a hand-added phase label is undone
         if isinstance(event, CommentEvent) and event.on_pull_request:
             title, body = self.client.issue_text(self.number)
-            event = CommentEvent(**{**event.__dict__, "number": self.number, "issue_title": title, "issue_body": body})
+            event = dataclasses.replace(event, number=self.number, issue_title=title, issue_body=body)
         queue: list[object] = [event]
         while queue:
             queue.extend(self.apply(queue.pop(0)))

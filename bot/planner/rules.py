@@ -89,8 +89,8 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
         raise PlanError("this issue has no usable goal: describe what to classify and, if you can, the "
                         "dataset (e.g. 'label support tickets by issue type using `bitext/...`').")
     configured = {field: config[key] for key, field in CONFIG_KEYS.items() if key in config}
-    measured_rate(str({**configured, **overrides}.get("hardware", "local-cpu")),
-                  str({**configured, **overrides}.get("model") or DEFAULT_MODEL))
+    requested = {**configured, **overrides}
+    measured_rate(str(requested.get("hardware", "local-cpu")), str(requested.get("model") or DEFAULT_MODEL))
     suggested, notes = _advice(advisor, goal)
     source, why = choose_dataset(goal, config, overrides, suggested.pop("dataset", None))
     resolved = data.resolve_dataset(source)
