@@ -18,6 +18,7 @@ from bot import templates_dir
 from bot.planner.schema import Plan
 
 SPLITS_MODULE = Path(__file__).resolve().parent / "research" / "splits.py"
+TFIDF_MODULE = Path(__file__).resolve().parent / "research" / "tfidf.py"
 SCRIPT_TEMPLATES = {
     "train.py": "scripts/train.py.j2",
     "evaluate.py": "scripts/evaluate.py.j2",
@@ -63,11 +64,21 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def splits_source() -> str:
-    """bot/research/splits.py without `from __future__` lines, to embed in the standalone train.py."""
-    text = SPLITS_MODULE.read_text(encoding="utf-8")
+def module_source(path: Path) -> str:
+    """A dependency-light bot module without `from __future__` lines, to embed in a standalone script."""
+    text = path.read_text(encoding="utf-8")
     lines = [ln for ln in text.splitlines() if not ln.startswith("from __future__ import")]
     return "\n".join(lines).strip() + "\n"
+
+
+def splits_source() -> str:
+    """bot/research/splits.py, embedded in train.py so the bot and the script split data identically."""
+    return module_source(SPLITS_MODULE)
+
+
+def tfidf_source() -> str:
+    """bot/research/tfidf.py, embedded in train.py, evaluate.py and app.py (one TF-IDF model, three users)."""
+    return module_source(TFIDF_MODULE)
 
 
 def config_yaml(plan: Plan) -> str:
@@ -121,6 +132,7 @@ def render_pr_files(
         "threshold": float(threshold),
         "model_repo": model_repo,
         "splits_source": splits_source(),
+        "tfidf_source": tfidf_source(),
     }
     files = {"config.yaml": config_yaml(plan)}
     for name, template in SCRIPT_TEMPLATES.items():

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.artifacts import shipped_eval, shipped_key
 from bot.config import Settings
 from bot.core import effects as fx
 from bot.core.events import BRANCH_PREFIX
@@ -205,8 +206,10 @@ def _run_failure(status: str) -> str:
 
 
 def _run_summary(sha: str, out: Path, seconds: float, metrics: dict) -> dict:
-    ft, bl = metrics.get("finetuned", {}), metrics.get("baseline", {})
+    """The run as the state marker keeps it; the numbers are those of the shipped predictor."""
+    shipped, bl = shipped_eval(metrics), metrics.get("baseline", {})
     return {"sha": sha, "status": "succeeded", "out_dir": str(out), "seconds": round(seconds, 1),
-            "summary": {"accuracy": ft.get("accuracy"), "macro_f1": ft.get("macro_f1"),
+            "summary": {"shipped": shipped_key(metrics),
+                        "accuracy": shipped.get("accuracy"), "macro_f1": shipped.get("macro_f1"),
                         "baseline_accuracy": bl.get("accuracy"), "baseline_macro_f1": bl.get("macro_f1"),
                         "stopped_reason": metrics.get("train", {}).get("stopped_reason")}}

@@ -5,6 +5,10 @@ Both targets share one file list per repo (`build_model_repo`, `build_space`), s
 except that the local Space also carries `model/` so that it runs offline. On the Hub each repo gets
 exactly one `create_commit`; unchanged files are skipped by huggingface_hub's preupload check, so a
 second publish of the same run makes no commit at all.
+
+Headline numbers, the abstain threshold and the model-index describe the shipped predictor
+(`bot/artifacts.py`): the fine-tune alone, or its average with the TF-IDF companion in `model/tfidf/`,
+which both repos carry like any other file of the model folder.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from bot import templates_dir
+from bot import codegen, templates_dir
+from bot.artifacts import shipped_eval, shipped_key, shipped_title
 from bot.planner.schema import HUB_ID, Plan
 
 Files = dict[str, "Path | bytes"]
@@ -60,6 +65,9 @@ DATASET_ATTRIBUTION = {
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 DATA_SUFFIXES = {".csv", ".parquet", ".jsonl", ".json", ".tsv", ".txt"}
 SKIP_MODEL_FILES = {"training_args.bin", "optimizer.pt", "scheduler.pt", "trainer_state.json"}
+# The Space's app.py needs sklearn, safetensors and numpy for the TF-IDF half of a shipped ensemble.
+SPACE_EXTRA_REQUIREMENTS = ("scikit-learn", "safetensors", "numpy")
+TRANSFORMER_ALONE = "transformer alone, pipeline()"  # model-index name suffix beside a shipped ensemble
 
 
 class PublishError(RuntimeError):
@@ -159,11 +167,31 @@ def _cell(text) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
 
 
-def _card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License):
-    """Front matter: model-index per https://github.com/huggingface/hub-docs/blob/main/modelcard.md."""
-    from huggingface_hub import EvalResult, ModelCardData
+def _eval_results(block: dict, common: dict, suffix: str = "") -> list:
+    """Accuracy and macro-F1 of one EVAL block as model-index entries; `suffix` tells extra ones apart."""
+    from huggingface_hub import EvalResult
 
-    fine = metrics["finetuned"]
+    named = (lambda name: f"{name} ({suffix})") if suffix else (lambda name: name)
+    return [
+        EvalResult(metric_type="accuracy", metric_name=named("Accuracy"), metric_value=block["accuracy"], **common),
+        EvalResult(
+            metric_type="f1",
+            metric_name=named("Macro F1"),
+            metric_value=block["macro_f1"],
+            metric_args={"average": "macro"},
+            **common,
+        ),
+    ]
+
+
+def _card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License):
+    """Front matter: model-index per https://github.com/huggingface/hub-docs/blob/main/modelcard.md.
+
+    The plain "Accuracy" / "Macro F1" describe what ships; beside a shipped ensemble the transformer
+    alone (what `pipeline()` loads) is listed under its own names, so neither is mistaken for the other.
+    """
+    from huggingface_hub import ModelCardData
+
     dataset = hub_dataset(plan)
     name = dataset or Path(plan.dataset).name
     common = {
@@ -175,16 +203,9 @@ def _card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License):
         "dataset_split": plan.test_split or "test",
         "dataset_revision": plan.dataset_revision,
     }
-    results = [
-        EvalResult(metric_type="accuracy", metric_name="Accuracy", metric_value=fine["accuracy"], **common),
-        EvalResult(
-            metric_type="f1",
-            metric_name="Macro F1",
-            metric_value=fine["macro_f1"],
-            metric_args={"average": "macro"},
-            **common,
-        ),
-    ]
+    results = _eval_results(shipped_eval(metrics), common)
+    if shipped_key(metrics) == "ensemble":
+        results += _eval_results(metrics["finetuned"], common, TRANSFORMER_ALONE)
     page = f"https://huggingface.co/datasets/{dataset}" if dataset else None
     extra = {"license_name": lic.name, "license_link": lic.link or page} if lic.id == "other" else {}
     return ModelCardData(
@@ -201,6 +222,13 @@ def _card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License):
         widget=[{"text": t, "example_title": lab} for t, lab in examples[:5]] or None,
         **{k: v for k, v in extra.items() if v},
     )
+
+
+def _ensemble_weight(metrics: dict) -> float | None:
+    """The fine-tune's weight in the shipped ensemble's averaged probabilities; None when it ships alone."""
+    if shipped_key(metrics) != "ensemble":
+        return None
+    return metrics["ensemble"].get("finetuned_weight")
 
 
 def _split_texts(out_dir: Path | None) -> list[str]:
@@ -225,7 +253,7 @@ def render_model_card(
     examples = examples or []
     lic = license_for(plan)
     dataset = hub_dataset(plan)
-    fine = metrics["finetuned"]
+    shipped = shipped_eval(metrics)
     texts = _split_texts(out_dir)
     view = {
         "card_data": _card_data(plan, metrics, repo_id, examples, lic).to_yaml(),
@@ -239,22 +267,31 @@ def render_model_card(
         "rows": metrics.get("rows", {}),
         "train": metrics.get("train", {}),
         "verdict": metrics.get("verdict", ""),
-        "fine": fine,
+        "shipped": shipped,
+        "shipped_title": shipped_title(metrics),
+        "weight": _ensemble_weight(metrics),  # None: the fine-tune ships alone
+        "fine": metrics.get("finetuned") or {},
         "base": metrics.get("baseline") or {},
         "insp": inspection or {},
         "slots": (inspection or {}).get("placeholder_rows") or sum(bool(PLACEHOLDER.search(t)) for t in texts),
-        "untested": [lab for lab, row in (fine.get("per_class") or {}).items() if not row.get("support")],
+        "untested": [lab for lab, row in (shipped.get("per_class") or {}).items() if not row.get("support")],
         "example": json.dumps(examples[0][0] if examples else "Where is my refund?").replace("`", "\\u0060"),
     }
     return _env().get_template("model_card.md.j2").render(**view)
 
 
 def render_app(plan: Plan, examples: list[tuple[str, str]], threshold: float, model_repo: str) -> str:
-    """The Space's app.py (same template and context as the PR's app.py)."""
+    """The Space's app.py (same template and context as the PR's app.py, TF-IDF code embedded)."""
     return (
         _env()
         .get_template("scripts/app.py.j2")
-        .render(plan=plan, examples=examples, threshold=threshold, model_repo=model_repo)
+        .render(
+            plan=plan,
+            examples=examples,
+            threshold=threshold,
+            model_repo=model_repo,
+            tfidf_source=codegen.tfidf_source(),
+        )
     )
 
 
@@ -303,8 +340,7 @@ def build_space(
 ) -> Files:
     """Files of the Gradio Space; `include_model` adds `model/` (local publish: runs offline)."""
     out_dir = Path(out_dir)
-    fine = metrics["finetuned"]
-    threshold = float((fine.get("abstain") or {}).get("threshold", 0.0))
+    threshold = float((shipped_eval(metrics).get("abstain") or {}).get("threshold", 0.0))
     examples = pick_examples(out_dir, plan.labels)
     lic = license_for(plan)
     gradio = _version("gradio", "5.0.0")
@@ -322,15 +358,17 @@ def build_space(
             model_url=f"https://huggingface.co/{model_repo}",
             top_k=min(len(plan.labels), 5),
             threshold=threshold,
+            shipped_title=shipped_title(metrics),
+            weight=_ensemble_weight(metrics),
         )
     )
     transformers_major = int(_version("transformers", "5").split(".")[0])
+    transformers = f"transformers>={transformers_major},<{transformers_major + 1}"
+    requirements = [f"gradio=={gradio}", transformers, "torch", *SPACE_EXTRA_REQUIREMENTS]
     files: Files = {
         "README.md": readme.encode(),
         "app.py": render_app(plan, examples, threshold, model_repo).encode(),
-        "requirements.txt": (
-            f"gradio=={gradio}\ntransformers>={transformers_major},<{transformers_major + 1}\ntorch\n"
-        ).encode(),
+        "requirements.txt": ("\n".join(requirements) + "\n").encode(),
     }
     if include_model:
         files.update({f"model/{name}": path for name, path in _model_files(out_dir).items()})

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.artifacts import shipped_eval, shipped_title
 from runners.base import scrub_env
 from runners.local import LocalRunner
 
@@ -54,10 +55,11 @@ def _summary(result, timeout_s: float) -> str:
         return f"smoke test failed after {result.seconds:.0f} s: {result.message or result.status}"
     start = next((e for e in result.events if e.get("event") == "start"), {})
     m = result.metrics or {}
-    ft, base = m.get("finetuned", {}), m.get("baseline", {})
+    shipped, base = shipped_eval(m), m.get("baseline", {})
     return (
         f"smoke test passed in {result.seconds:.0f} s: trained on {start.get('train_rows', '?')} rows "
         f"for {start.get('total_steps', '?')} steps and evaluated on {m.get('rows', {}).get('test', '?')} "
-        f"test rows (macro-F1 {ft.get('macro_f1', 0):.2f}, baseline {base.get('macro_f1', 0):.2f}; "
+        f"test rows ({shipped_title(m)} macro-F1 {shipped.get('macro_f1', 0):.2f}, "
+        f"baseline {base.get('macro_f1', 0):.2f}; "
         "a smoke sample, not a quality measure)"
     )

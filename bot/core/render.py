@@ -8,6 +8,7 @@ from typing import Any
 import jinja2
 
 from bot import templates_dir
+from bot.artifacts import shipped_eval, shipped_key, shipped_title
 from bot.core.commands import help_table
 
 
@@ -38,7 +39,10 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(pct=pct, num=num, cell=md_cell, untrusted=untrusted, short=lambda sha: (sha or "")[:7])
-    env.globals.update(help_table=help_table)
+    # Reports read metrics.json through these, so every comment names and shows the shipped predictor.
+    env.globals.update(
+        help_table=help_table, shipped_eval=shipped_eval, shipped_key=shipped_key, shipped_title=shipped_title
+    )
     return env
 
 

@@ -166,6 +166,9 @@ def _choices(plan: Plan, found) -> list[str]:
         notes.append("MiniLM-L6 (22.7 M parameters) fine-tunes on a laptop CPU in minutes.")
     if plan.class_weights:
         notes.append(f"Class weights are on: the largest class is {found.imbalance_ratio:.1f}× the smallest.")
+    if plan.ensemble_with_baseline:
+        notes.append("The TF-IDF baseline is kept as a companion: when averaging it with the fine-tune wins on "
+                     "validation, that ensemble is what ships (`/plan ensemble=false` ships the fine-tune alone).")
     return notes
 
 

@@ -47,6 +47,7 @@ class Plan(BaseModel):
     test_size: float = Field(0.1, gt=0, lt=0.5)
     max_train_rows: int | None = Field(None, ge=10, le=10_000_000)
     class_weights: bool = False
+    ensemble_with_baseline: bool = True  # ship fine-tune + TF-IDF averaged when that wins on validation
     early_stopping_patience: int = Field(2, ge=0, le=20)
     time_budget_minutes: float = Field(8.0, gt=0, le=360)
     threads: int = Field(0, ge=0, le=256)  # 0 = all cores
@@ -97,11 +98,13 @@ OVERRIDE_ALIASES = {
     "lr": "learning_rate",
     "budget": "time_budget_minutes",
     "rows": "max_train_rows",
+    "ensemble": "ensemble_with_baseline",
 }
 OVERRIDABLE = {
     "dataset", "dataset_config", "dataset_revision", "text_column", "label_column", "model",
     "epochs", "learning_rate", "batch_size", "max_length", "seed", "max_train_rows",
     "class_weights", "time_budget_minutes", "hardware", "early_stopping_patience", "threads",
+    "ensemble_with_baseline",
 }
 
 

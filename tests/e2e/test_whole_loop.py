@@ -14,6 +14,7 @@ import pytest
 from github import InputGitTreeElement
 from huggingface_hub import ModelCard
 
+from bot.artifacts import shipped_eval
 from bot.core.state import Phase
 from bot.playground import OTHER_BOT, world
 
@@ -149,7 +150,7 @@ def test_training_runs_on_exactly_the_approved_sha_and_reports(w, planned, train
     assert (out / "confusion_matrix.png").stat().st_size > 1000
     report = [b for b in w.bot_comments(planned) if "ml-intern:report" in b]
     assert len(report) == 1
-    assert f"{100 * metrics['finetuned']['accuracy']:.1f} %" in report[0]
+    assert f"{100 * shipped_eval(metrics)['accuracy']:.1f} %" in report[0]
     assert "TF-IDF baseline" in report[0] and "Per-class" in report[0]
 
 

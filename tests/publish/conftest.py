@@ -1,11 +1,13 @@
-"""Fixtures for the publishing tests: one REAL tiny fine-tuned model and a contract-shaped OUT folder.
+"""Fixtures for the publishing tests: one REAL tiny fine-tuned model and two contract-shaped OUT folders.
 
 The model is fine-tuned once per session in a subprocess (this file run as a script), so that
 HF_HOME and HF_HUB_OFFLINE are set before transformers is imported, whatever else the test session
-imported first. The OUT folder looks like what train.py + evaluate.py leave behind (contract,
-"Artifact layout"): model/, splits/*.csv, train_metrics.json, metrics.json, confusion_matrix.png.
-Every number in metrics.json is computed from the real predictions of this 20-step model; only the
-choice of stress perturbations and out-of-domain sentences is a fixture's simplification.
+imported first. The OUT folders look like what train.py + evaluate.py leave behind
+(docs/ARTIFACTS.md): model/, splits/*.csv, train_metrics.json, metrics.json, confusion_matrix.png.
+`trained_out` ships the fine-tune alone; `ensemble_out` holds the same fine-tune plus the real TF-IDF
+companion in model/tfidf/ and ships their average. Every number in metrics.json is computed from the
+real predictions of these models; only the choice of stress perturbations and out-of-domain
+sentences is a fixture's simplification.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -60,8 +63,30 @@ if __name__ != "__main__":
         return json.loads((trained_out / "metrics.json").read_text())
 
     @pytest.fixture(scope="session")
+    def pre_ensemble_metrics(metrics) -> dict:
+        """The fixture run's metrics as evaluate.py wrote them before the ensemble (no `shipped`)."""
+        old = {key: value for key, value in metrics.items() if key not in ("shipped", "ensemble")}
+        dropped = ("ensemble", "finetune_seconds")
+        return {**old, "train": {key: value for key, value in metrics["train"].items() if key not in dropped}}
+
+    @pytest.fixture(scope="session")
+    def ensemble_out(trained_out) -> Path:
+        """The same run where fine-tune + TF-IDF averaged ships: model/tfidf/ holds the companion."""
+        return _ensemble_dir(trained_out)
+
+    @pytest.fixture(scope="session")
+    def ensemble_metrics(ensemble_out) -> dict:
+        """metrics.json of the ensemble run: `shipped` is "ensemble" and `ensemble` a full EVAL block."""
+        return json.loads((ensemble_out / "metrics.json").read_text())
+
+    @pytest.fixture(scope="session")
+    def ensemble_plan(plan):
+        """The Plan of the ensemble run: the same, with the ensemble allowed."""
+        return plan.model_copy(update={"ensemble_with_baseline": True})
+
+    @pytest.fixture(scope="session")
     def plan(metrics):
-        """The Plan that would have produced the fixture run."""
+        """The Plan that would have produced the fixture run (the ensemble turned off, so the fine-tune ships)."""
         from bot.planner.schema import Plan
 
         return Plan(
@@ -76,6 +101,7 @@ if __name__ != "__main__":
             batch_size=16,
             max_length=48,
             max_train_rows=300,
+            ensemble_with_baseline=False,
         )
 
     @pytest.fixture
@@ -266,16 +292,23 @@ def _fine_tune(splits: dict, labels: list[str], out: Path, steps: int = 20):
     return proba, history, time.monotonic() - started
 
 
-def _baseline(splits: dict, labels: list[str]):
-    """TF-IDF + logistic regression on splits/train (the contract's baseline)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+def _companion(splits: dict, labels: list[str]):
+    """The TF-IDF model of bot/research/tfidf.py, fitted on train and calibrated on validation as
+    train.py does; it is both the contract's baseline and the fine-tune's companion."""
+    from bot.research.tfidf import TfidfClassifier
 
-    clf = make_pipeline(TfidfVectorizer(ngram_range=(1, 2)), LogisticRegression(max_iter=1000))
-    clf.fit(splits["train"]["text"], splits["train"]["label"])
-    order = [list(clf.classes_).index(lab) for lab in labels]
-    return lambda texts: clf.predict_proba(texts)[:, order]
+    def encoded(split: str) -> tuple[list[str], list[int]]:
+        frame = splits[split]
+        return frame["text"].tolist(), [labels.index(lab) for lab in frame["label"]]
+
+    return TfidfClassifier(len(labels)).fit(*encoded("train")).calibrate(*encoded("validation"))
+
+
+def _threshold(proba_fn, splits: dict) -> float:
+    """The abstain threshold that keeps ~80 % of validation rows."""
+    import numpy as np
+
+    return round(float(np.quantile(proba_fn(splits["validation"]["text"].tolist()).max(1), 0.2)), 4)
 
 
 def _confusion_png(block: dict, path: Path) -> None:
@@ -297,34 +330,59 @@ def _confusion_png(block: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _ensemble_dir(out: Path) -> Path:
+    """Where the fixture subprocess writes the ensemble variant of the run in `out`."""
+    return out.parent / "ensemble_out"
+
+
+def _write_run(out: Path, metrics: dict, shipped: dict) -> None:
+    """train_metrics.json, metrics.json, report.md and the shipped block's confusion matrix."""
+    (out / "train_metrics.json").write_text(json.dumps(metrics["train"], indent=2))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out / "report.md").write_text("# Evaluation report (test fixture)\n\n" + metrics["verdict"] + "\n")
+    _confusion_png(shipped["confusion"], out / "confusion_matrix.png")
+
+
 def _train(out: Path, hf_home: Path) -> None:
-    """Build the whole OUT folder."""
-    import numpy as np
+    """Build both OUT folders: the fine-tune alone, and the same fine-tune shipped with its companion."""
     import torch
 
     torch.set_num_threads(2)
-    _ensure_offline_model(hf_home)
+    _ensure_offline_model(hf_home)  # also puts the repository on sys.path
+    from bot.research.tfidf import COMPANION_DIR, blend, choose_weight
+
     splits = _sample_splits()
     labels = sorted(splits["train"]["label"].unique())
     (out / "splits").mkdir(parents=True, exist_ok=True)
     for name, frame in splits.items():
         frame.to_csv(out / "splits" / f"{name}.csv", index=False)
     proba, history, seconds = _fine_tune(splits, labels, out)
-    val_conf = proba(splits["validation"]["text"].tolist()).max(1)
-    threshold = round(float(np.quantile(val_conf, 0.2)), 4)  # keeps ~80 % of validation rows
-    finetuned = _evaluate(proba, labels, splits["test"], threshold)
-    baseline = _evaluate(_baseline(splits, labels), labels, splits["test"], threshold)
-    val = _evaluate(proba, labels, splits["validation"], threshold)
+    started = time.monotonic()
+    companion = _companion(splits, labels)
+    val_texts, val_y = splits["validation"]["text"].tolist(), [labels.index(x) for x in splits["validation"]["label"]]
+    weight, val_accuracy = choose_weight(proba(val_texts), companion.predict_proba(val_texts), val_y)
+    companion_seconds = time.monotonic() - started
+    assert weight < 1.0, "the fixture needs a run where averaging wins on validation"
+
+    def ensemble_proba(texts):
+        return blend(proba(texts), companion.predict_proba(texts), weight)
+
+    finetuned = _evaluate(proba, labels, splits["test"], _threshold(proba, splits))
+    baseline = _evaluate(companion.predict_proba, labels, splits["test"], _threshold(companion.predict_proba, splits))
+    ensemble = _evaluate(ensemble_proba, labels, splits["test"], _threshold(ensemble_proba, splits))
+    val = _evaluate(proba, labels, splits["validation"], finetuned["abstain"]["threshold"])
     train_metrics = {
-        "train_seconds": round(seconds, 2),
+        "train_seconds": round(seconds + companion_seconds, 2),
+        "finetune_seconds": round(seconds, 2),
         "epochs_run": 1,
         "best_val_macro_f1": val["macro_f1"],
         "stopped_reason": "completed",
         "history": [
             {"epoch": 1, "val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "loss": history[-1]["loss"]}
         ],
+        # The plain run ships the fine-tune alone, as train.py does when the plan turns the ensemble off.
+        "ensemble": {"finetuned_weight": weight, "shipped": False, "val_accuracy": val_accuracy},
     }
-    (out / "train_metrics.json").write_text(json.dumps(train_metrics, indent=2))
     metrics = {
         "dataset": BITEXT_HUB_ID,
         "model": BASE_MODEL,
@@ -333,15 +391,36 @@ def _train(out: Path, hf_home: Path) -> None:
         "rows": {name: len(frame) for name, frame in splits.items()},
         "finetuned": finetuned,
         "baseline": baseline,
+        "ensemble": None,
+        "shipped": "finetuned",
         "train": train_metrics,
         "verdict": (
             f"Test fixture (20 steps on {len(splits['train'])} rows): the fine-tune reaches macro-F1 "
-            f"{finetuned['macro_f1']:.2f} against {baseline['macro_f1']:.2f} for TF-IDF + logistic regression."
+            f"{finetuned['macro_f1']:.2f} against {baseline['macro_f1']:.2f} for TF-IDF + LinearSVC."
         ),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    (out / "report.md").write_text("# Evaluation report (test fixture)\n\n" + metrics["verdict"] + "\n")
-    _confusion_png(finetuned["confusion"], out / "confusion_matrix.png")
+    _write_run(out, metrics, finetuned)
+
+    ens_out = _ensemble_dir(out)
+    for folder in ("splits", "model"):  # hard links: the same fine-tune, without copying its weights
+        shutil.copytree(out / folder, ens_out / folder, copy_function=os.link)
+    companion.finetuned_weight = weight
+    companion.save(ens_out / "model" / COMPANION_DIR)
+    _write_run(
+        ens_out,
+        {
+            **metrics,
+            "ensemble": {**ensemble, "finetuned_weight": weight},
+            "shipped": "ensemble",
+            "train": {**train_metrics, "ensemble": {**train_metrics["ensemble"], "shipped": True}},
+            "verdict": (
+                f"Test fixture: averaging the fine-tune (weight {weight}) with TF-IDF reaches macro-F1 "
+                f"{ensemble['macro_f1']:.2f}, the fine-tune alone {finetuned['macro_f1']:.2f}, "
+                f"TF-IDF alone {baseline['macro_f1']:.2f}."
+            ),
+        },
+        ensemble,
+    )
 
 
 if __name__ == "__main__":

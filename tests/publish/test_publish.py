@@ -15,6 +15,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
+from bot.artifacts import shipped_eval
 from bot.planner.schema import Plan
 from bot.publish import PublishError, build_model_repo, build_space, publish_hub, publish_local
 
@@ -56,7 +57,7 @@ def test_publish_local_lays_out_model_repo_and_space_like_the_hub(tmp_path, trai
     assert Plan(**yaml.safe_load((model_root / "config.yaml").read_text())) == plan
     assert json.loads((model_root / "metrics.json").read_text()) == metrics
     card = ModelCard.load(model_root / "README.md")
-    assert card.data.eval_results[0].metric_value == metrics["finetuned"]["accuracy"]
+    assert card.data.eval_results[0].metric_value == shipped_eval(metrics)["accuracy"]
     assert (model_root / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The local Space carries model/ so that `python app.py` runs offline; otherwise it is the Hub's Space.
@@ -74,7 +75,14 @@ def test_publish_local_lays_out_model_repo_and_space_like_the_hub(tmp_path, trai
     assert meta["models"] == [REPO_ID] and meta["license"] == "cdla-sharing-1.0"
     assert all(key in meta for key in ("title", "emoji", "colorFrom", "colorTo"))
     requirements = (space_root / "requirements.txt").read_text().split()
-    assert {re.split(r"[=<>]", r)[0] for r in requirements} == {"gradio", "transformers", "torch"}
+    assert {re.split(r"[=<>]", r)[0] for r in requirements} == {
+        "gradio",
+        "transformers",
+        "torch",
+        "scikit-learn",  # scikit-learn, safetensors and numpy: the TF-IDF half of a shipped ensemble
+        "safetensors",
+        "numpy",
+    }
 
 
 def test_publish_local_twice_changes_nothing_and_says_already_published(tmp_path, trained_out, plan, metrics):
@@ -287,3 +295,26 @@ def test_publish_hub_in_offline_mode_says_how_to_publish_locally(trained_out, pl
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(PublishError, match="ML_INTERN_PUBLISH_TARGET"):
         publish_hub(TOKEN, trained_out, plan, metrics, REPO_ID, SPACE_ID, endpoint="http://127.0.0.1:9")
+
+
+def test_an_ensemble_run_publishes_its_tfidf_companion_with_the_model_and_the_space(
+    tmp_path, ensemble_out, ensemble_plan, ensemble_metrics
+):
+    from bot.research.tfidf import TfidfClassifier
+
+    companion = {"tfidf/tfidf.json", "tfidf/tfidf.safetensors"}
+    publish_local(tmp_path, ensemble_out, ensemble_plan, ensemble_metrics, REPO_ID, SPACE_ID)
+
+    model_root, space_root = tmp_path / "models" / REPO_ID, tmp_path / "spaces" / SPACE_ID
+    assert set(_tree(model_root)) == MODEL_FILES | companion
+    loaded = TfidfClassifier.load(model_root / "tfidf")
+    assert loaded.finetuned_weight == ensemble_metrics["ensemble"]["finetuned_weight"]
+    assert companion <= {name.removeprefix("model/") for name in _tree(space_root)}
+    threshold = ensemble_metrics["ensemble"]["abstain"]["threshold"]
+    assert threshold != ensemble_metrics["finetuned"]["abstain"]["threshold"]
+    assert f"THRESHOLD = {json.dumps(threshold)}  #" in (space_root / "app.py").read_text()
+    readme = " ".join((space_root / "README.md").read_text().split())
+    assert "served as the fine-tuned transformer + TF-IDF ensemble the model card evaluates" in readme
+    assert f"{100 * threshold:.1f} % (the abstain threshold" in readme
+    # On the Hub the Space downloads the model repo, companion included, instead of carrying it.
+    assert set(build_space(ensemble_out, ensemble_plan, ensemble_metrics, SPACE_ID, REPO_ID)) == SPACE_FILES

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.artifacts import shipped_eval
+from bot.codegen import tfidf_source
 from bot.publish import UNKNOWN, publish_local, render_app
 
 REPO_ID = "ml-intern/bitext-ticket-category"
@@ -38,7 +40,7 @@ def app(space_dir):
 def test_app_loads_the_shipped_model_folder_and_knows_its_hub_repo(app, space_dir, metrics):
     assert app.model_source() == str(space_dir / "model")
     assert app.MODEL_REPO == REPO_ID
-    assert app.THRESHOLD == metrics["finetuned"]["abstain"]["threshold"]
+    assert app.THRESHOLD == shipped_eval(metrics)["abstain"]["threshold"]
 
 
 def test_examples_are_test_texts_one_per_class(app, plan, trained_out):
@@ -78,7 +80,8 @@ def test_predict_answers_unknown_below_the_threshold(space_dir, plan):
 
 
 def test_app_template_renders_with_codegens_plain_environment(plan, metrics):
-    """bot/codegen.py renders the same template with no extra filters; both renders must agree."""
+    """bot/codegen.py renders the same template with no extra filters (and the TF-IDF code embedded);
+    both renders must agree."""
     import jinja2
 
     from bot import templates_dir
@@ -87,7 +90,9 @@ def test_app_template_renders_with_codegens_plain_environment(plan, metrics):
         loader=jinja2.FileSystemLoader(templates_dir()), keep_trailing_newline=True, undefined=jinja2.StrictUndefined
     )
     examples = [("where is my parcel", plan.labels[0])]
-    text = env.get_template("scripts/app.py.j2").render(plan=plan, examples=examples, threshold=0.5, model_repo=REPO_ID)
+    text = env.get_template("scripts/app.py.j2").render(
+        plan=plan, examples=examples, threshold=0.5, model_repo=REPO_ID, tfidf_source=tfidf_source()
+    )
     assert text == render_app(plan, examples, 0.5, REPO_ID)
     compile(text, "app.py", "exec")
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -19,7 +20,8 @@ from . import load_script, make_plan, offline_hf_home, script_env, write_bitext_
 
 EVAL_KEYS = {"accuracy", "macro_f1", "per_class", "confusion", "most_confused", "misclassified", "ece",
              "abstain", "stress"}
-TOP_KEYS = {"dataset", "model", "label_column", "labels", "rows", "finetuned", "baseline", "train", "verdict"}
+TOP_KEYS = {"dataset", "model", "label_column", "labels", "rows", "finetuned", "baseline", "ensemble", "shipped",
+            "train", "verdict"}
 
 
 def run_script(src: Path, name: str, out: Path, env: dict, *extra: str) -> tuple[int, list[dict], str]:
@@ -93,7 +95,7 @@ def test_metrics_json_has_every_contract_key(trained):
     assert TOP_KEYS <= set(m) and m["labels"] == plan.labels and m["dataset"] == plan.dataset
     assert m["train"] == json.loads((out / "train_metrics.json").read_text())
     assert set(m["rows"]) == {"train", "validation", "test"}
-    for name in ("finetuned", "baseline"):
+    for name in ("finetuned", "baseline", *(["ensemble"] if m["ensemble"] else [])):
         e = m[name]
         assert EVAL_KEYS <= set(e), name
         assert 0 <= e["accuracy"] <= 1 and 0 <= e["macro_f1"] <= 1 and 0 <= e["ece"] <= 1
@@ -229,8 +231,82 @@ def test_fresh_head_learns_faster_than_the_pretrained_body(trained, train_module
     assert trainer.create_optimizer() is trainer.optimizer and len(trainer.optimizer.param_groups) == len(groups)
 
 
-def test_ensemble_is_reported_beside_the_shipped_model(trained):
-    out, _, _, _ = trained
-    ens = json.loads((out / "metrics.json").read_text())["ensemble"]
-    assert set(ens) == {"finetuned_weight", "accuracy", "macro_f1"}
-    assert ens["finetuned_weight"] in [i / 10 for i in range(11)] and 0 <= ens["accuracy"] <= 1
+def test_the_shipped_model_is_the_one_saved_and_evaluated(trained):
+    out, _, train_events, eval_events = trained
+    train, m = (json.loads((out / name).read_text()) for name in ("train_metrics.json", "metrics.json"))
+    choice = train["ensemble"]
+    saved = (out / "model" / "tfidf" / "tfidf.json").is_file()
+    assert saved == choice["shipped"] == (m["shipped"] == "ensemble") == (m["ensemble"] is not None)
+    assert train_events[-1]["shipped"] == m["shipped"] == eval_events[-1]["shipped"]
+    assert eval_events[-1]["accuracy"] == m[m["shipped"]]["accuracy"]
+    assert choice["finetuned_weight"] in [i / 10 for i in range(11)]
+    assert choice["val_accuracy"]["ensemble"] >= choice["val_accuracy"]["finetuned"]
+    assert train["train_seconds"] >= train["finetune_seconds"]
+    if saved:
+        assert m["ensemble"]["finetuned_weight"] == choice["finetuned_weight"] < 1.0
+        assert choice["val_accuracy"]["ensemble"] > choice["val_accuracy"]["finetuned"]
+    report = (out / "report.md").read_text()
+    assert "## Shipped model" in report and "(shipped)**" in report
+
+
+def _val_probs(out: Path, labels: list[str], correct: bool) -> np.ndarray:
+    """Crafted fine-tune probabilities on the run's validation split: all right, or uniform."""
+    val = pd.read_csv(out / "splits" / "validation.csv", dtype=str, keep_default_na=False)
+    if not correct:
+        return np.full((len(val), len(labels)), 1.0 / len(labels))
+    return np.eye(len(labels))[val["label"].map({name: i for i, name in enumerate(labels)})]
+
+
+def _splits(out: Path) -> dict:
+    return {n: pd.read_csv(out / "splits" / f"{n}.csv", dtype=str, keep_default_na=False)
+            for n in ("train", "validation", "test")}
+
+
+def test_companion_is_saved_only_when_the_average_wins(trained, train_module, tmp_path):
+    out, plan, _, _ = trained
+    config, model_dir = plan.model_dump(), tmp_path / "model"
+    unsure = train_module.fit_companion(_val_probs(out, plan.labels, False), _splits(out), plan.labels, config,
+                                        model_dir)
+    assert unsure["shipped"] and unsure["finetuned_weight"] < 1.0
+    assert (model_dir / "tfidf" / "tfidf.safetensors").is_file()
+    perfect = train_module.fit_companion(_val_probs(out, plan.labels, True), _splits(out), plan.labels, config,
+                                         model_dir)
+    assert perfect == {"finetuned_weight": 1.0, "shipped": False, "val_accuracy": perfect["val_accuracy"]}
+    assert not (model_dir / "tfidf").exists()  # a rerun that ships the fine-tune alone leaves no stale companion
+    config["ensemble_with_baseline"] = False
+    off = train_module.fit_companion(_val_probs(out, plan.labels, False), _splits(out), plan.labels, config, model_dir)
+    assert not off["shipped"] and not (model_dir / "tfidf").exists()
+
+
+def test_space_app_serves_the_shipped_ensemble(trained, workspace, tmp_path):
+    out, plan, _, _ = trained
+    root = tmp_path / "space"
+    (root / "model").mkdir(parents=True)
+    for path in (out / "model").rglob("*"):
+        if path.is_file():
+            dest = root / "model" / path.relative_to(out / "model")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(path.read_bytes())
+    if not (root / "model" / "tfidf").exists():  # this run shipped the fine-tune alone: ship a companion here
+        train_module = load_script(workspace[0] / "src" / "train.py", "rendered_train_for_app")
+        train_module.fit_companion(_val_probs(out, plan.labels, False), _splits(out), plan.labels,
+                                   plan.model_dump(), root / "model")
+    (root / "app.py").write_text(codegen.render_pr_files(plan, examples=[], threshold=0.0)["app.py"])
+    app = load_script(root / "app.py", "rendered_app_ensemble")
+    ev = load_script(workspace[0] / "src" / "evaluate.py", "rendered_evaluate_for_app")
+    text = _splits(out)["test"]["text"].iloc[0]
+    companion = ev.TfidfClassifier.load(root / "model" / "tfidf")
+    finetuned = ev.FineTuned(root / "model", plan.max_length).predict_proba([text])
+    expected = ev.blend(finetuned, companion.predict_proba([text]), companion.finetuned_weight)[0]
+    result = app.predict(text)
+    assert result["scores"] == pytest.approx({label: p for label, p in zip(plan.labels, expected)}, abs=1e-5)
+    assert result["label"] == plan.labels[int(expected.argmax())]
+
+
+def test_the_pull_requests_app_says_how_to_get_a_model(workspace, tmp_path):
+    _, _, plan = workspace
+    (tmp_path / "app.py").write_text(codegen.render_pr_files(plan, examples=[])["app.py"])  # no Hub repo yet
+    app = load_script(tmp_path / "app.py", "rendered_pr_app")
+    assert app.MODEL_REPO == ""
+    with pytest.raises(FileNotFoundError, match="run `python train.py --config config.yaml --output .`"):
+        app.predict("where is my refund")

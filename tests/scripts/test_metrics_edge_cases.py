@@ -81,12 +81,12 @@ def test_perturbations_are_deterministic(ev):
 def test_baseline_gives_zero_probability_to_classes_missing_from_train(ev):
     texts = ["refund my money", "money back please", "track parcel", "where is my parcel"] * 3
     y = np.array([0, 0, 1, 1] * 3)
-    model = ev.TfidfBaseline(3).fit(texts, y)
+    model = ev.TfidfClassifier(3).fit(texts, y)
     model.calibrate(texts, y)
     probs = model.predict_proba(["refund please", "parcel"])
     assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1.0)
     assert np.all(probs[:, 2] == 0.0) and list(probs.argmax(axis=1)) == [0, 1]
-    constant = ev.TfidfBaseline(3).fit(["x", "y"], np.array([2, 2]))
+    constant = ev.TfidfClassifier(3).fit(["x", "y"], np.array([2, 2]))
     assert constant.predict_proba(["z"]).argmax() == 2
 
 
@@ -95,26 +95,11 @@ def test_baseline_gives_zero_probability_to_classes_missing_from_train(ev):
     [(0.90, 0.898, "not worth its cost"), (0.80, 0.90, "worse"), (0.95, 0.90, "beats")],
 )
 def test_verdict_is_cost_aware(ev, ft, base, expected):
-    text = ev.verdict({"macro_f1": ft}, {"macro_f1": base}, {"train_seconds": 600}, 2.0, smoke=False)
-    assert expected in text
+    text = ev.verdict({"macro_f1": ft}, "fine-tune + TF-IDF ensemble", {"macro_f1": base}, {"train_seconds": 600},
+                      2.0, smoke=False)
+    assert expected in text and text.startswith("The fine-tune + TF-IDF ensemble model")
 
 
 def test_report_tables_survive_hostile_labels(ev):
     cells = ev.md("a|b\n<img src=x>")
     assert "|" not in cells.replace("\\|", "") and "<" not in cells
-
-
-def test_ensemble_weight_is_chosen_on_validation(ev):
-    import pandas as pd
-
-    val = pd.DataFrame({"text": ["v1", "v2"], "label": ["a", "b"]})
-    test = pd.DataFrame({"text": ["t1", "t2"], "label": ["a", "b"]})
-    good = {"v1": [0.9, 0.1, 0], "v2": [0.2, 0.8, 0], "t1": [0.6, 0.4, 0], "t2": [0.3, 0.7, 0]}
-    bad = {"v1": [0.1, 0.9, 0], "v2": [0.9, 0.1, 0], "t1": [0.1, 0.9, 0], "t2": [0.9, 0.1, 0]}
-
-    def as_fn(table):
-        return lambda texts: np.array([table[t] for t in texts], dtype=float)
-
-    result = ev.ensemble_metrics(as_fn(good), as_fn(bad), val, test, LABELS)
-    assert result["finetuned_weight"] == 1.0 and result["accuracy"] == 1.0 and result["macro_f1"] == 1.0
-    assert ev.ensemble_metrics(as_fn(bad), as_fn(good), val, test, LABELS)["finetuned_weight"] < 0.5

@@ -1,0 +1,142 @@
+"""The TF-IDF model: word 1-2 gram TF-IDF + LinearSVC, with probabilities from a calibrated softmax.
+
+It has two jobs. It is the baseline every fine-tune is compared with (evaluate.py), and it is the
+fine-tune's companion: when averaging the two models' probabilities beats the fine-tune alone on
+validation, train.py saves it next to the transformer and the ensemble is what ships (app.py).
+On BANKING77 the average took test accuracy from 93.5 % to 94.1 % for about a second of training
+(benchmarks/README.md).
+
+Saved as JSON (vocabulary, settings) plus safetensors (idf, weights), never pickle, so loading a
+published model runs no code. Dependency-light and without a `from __future__` import on purpose:
+codegen embeds this source in the generated, standalone train.py, evaluate.py and app.py.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+COMPANION_DIR = "tfidf"  # OUT/model/tfidf/: the companion lives inside the model folder it belongs to
+COMPANION_FORMAT = "ml-intern-tfidf/1"
+ENSEMBLE_WEIGHTS = tuple(i / 10 for i in range(11))  # the fine-tune's share of the averaged probabilities
+VECTORIZER_SETTINGS = {"ngram_range": [1, 2], "sublinear_tf": True, "token_pattern": r"(?u)\b\w+\b"}
+TEMPERATURES = np.geomspace(0.01, 10.0, 60)
+
+
+def softmax(scores, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(scores, dtype=float) / temperature
+    z = z - np.max(z, axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _vectorizer(vocabulary: dict | None = None):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    settings = {**VECTORIZER_SETTINGS, "ngram_range": tuple(VECTORIZER_SETTINGS["ngram_range"])}
+    return TfidfVectorizer(**settings, vocabulary=vocabulary)
+
+
+class TfidfClassifier:
+    """texts -> class probabilities over `num_labels` classes (y values are class indices)."""
+
+    def __init__(self, num_labels: int):
+        self.num_labels, self.temperature, self.constant = num_labels, 1.0, None
+        self.finetuned_weight = None  # set when this model is half of a shipped ensemble
+        self.vectorizer = self.coef = self.intercept = self.classes = None
+
+    def fit(self, texts: list[str], y) -> "TfidfClassifier":
+        """Fit on training texts; with no words or a single class it predicts the majority class."""
+        from sklearn.svm import LinearSVC
+
+        y = np.asarray(y, dtype=int)
+        self.vectorizer = _vectorizer()
+        try:
+            features = self.vectorizer.fit_transform(texts)
+        except ValueError:  # no word at all in the training texts
+            features = None
+        if features is None or len(set(y.tolist())) < 2:
+            values, counts = np.unique(y, return_counts=True)
+            self.constant = int(values[np.argmax(counts)])
+            return self
+        svm = LinearSVC(C=1.0, random_state=0).fit(features, y)
+        self.coef, self.intercept = svm.coef_.astype(np.float32), svm.intercept_.astype(np.float32)
+        self.classes = svm.classes_.astype(int)
+        return self
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """SVM margins per class; classes unseen in training get -inf (probability 0)."""
+        full = np.full((len(texts), self.num_labels), -np.inf)
+        if self.constant is not None:
+            full[:, self.constant] = 0.0
+            return full
+        margins = np.asarray(self.vectorizer.transform(texts) @ self.coef.T) + self.intercept
+        if len(self.classes) == 2:  # binary LinearSVC: one margin, for classes[1]
+            margins = np.c_[np.zeros(len(texts)), margins[:, 0]]
+        full[:, self.classes] = margins
+        return full
+
+    def calibrate(self, texts: list[str], y) -> "TfidfClassifier":
+        """The softmax temperature minimising validation log-loss, so confidences mean something."""
+        if self.constant is not None or len(texts) == 0:
+            return self
+        scores, y = self.scores(texts), np.asarray(y, dtype=int)
+        losses = [-np.log(softmax(scores, t)[np.arange(len(y)), y] + 1e-12).mean() for t in TEMPERATURES]
+        self.temperature = float(TEMPERATURES[int(np.argmin(losses))])
+        return self
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return softmax(self.scores(texts), self.temperature)
+
+    def save(self, folder: Path) -> None:
+        """folder/tfidf.json (settings, vocabulary) and folder/tfidf.safetensors (idf, weights)."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        fitted = self.constant is None
+        meta = {
+            "format": COMPANION_FORMAT, "num_labels": self.num_labels, "temperature": self.temperature,
+            "constant": self.constant, "finetuned_weight": self.finetuned_weight,
+            "vectorizer": VECTORIZER_SETTINGS,
+            "classes": self.classes.tolist() if fitted else None,
+            "vocabulary": {t: int(i) for t, i in self.vectorizer.vocabulary_.items()} if fitted else None,
+        }
+        (folder / "tfidf.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        if fitted:
+            tensors = {"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef, "intercept": self.intercept}
+            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(folder / "tfidf.safetensors"))
+
+    @classmethod
+    def load(cls, folder: Path) -> "TfidfClassifier":
+        """The model `save` wrote; raises ValueError for a folder of another format."""
+        folder = Path(folder)
+        meta = json.loads((folder / "tfidf.json").read_text(encoding="utf-8"))
+        if meta.get("format") != COMPANION_FORMAT:
+            raise ValueError(f"{folder / 'tfidf.json'} is not a {COMPANION_FORMAT} model")
+        model = cls(int(meta["num_labels"]))
+        model.temperature, model.constant = float(meta["temperature"]), meta["constant"]
+        model.finetuned_weight = meta.get("finetuned_weight")
+        if model.constant is None:
+            from safetensors.numpy import load_file
+
+            tensors = load_file(str(folder / "tfidf.safetensors"))
+            model.vectorizer = _vectorizer(meta["vocabulary"])
+            model.vectorizer.idf_ = tensors["idf"].astype(np.float64)
+            model.coef, model.intercept = tensors["coef"], tensors["intercept"]
+            model.classes = np.asarray(meta["classes"], dtype=int)
+        return model
+
+
+def blend(finetuned_probs, tfidf_probs, finetuned_weight: float) -> np.ndarray:
+    """The ensemble's probabilities: a weighted average of the two models'."""
+    return finetuned_weight * np.asarray(finetuned_probs) + (1.0 - finetuned_weight) * np.asarray(tfidf_probs)
+
+
+def choose_weight(finetuned_probs, tfidf_probs, y) -> tuple[float, dict]:
+    """The fine-tune's weight with the best validation accuracy (ties: the larger weight, so 1.0,
+    the fine-tune alone, wins unless the average is strictly better), and the accuracies behind it."""
+    y = np.asarray(y, dtype=int)
+    accuracy = {w: float((blend(finetuned_probs, tfidf_probs, w).argmax(axis=1) == y).mean()) for w in ENSEMBLE_WEIGHTS}
+    weight = max(ENSEMBLE_WEIGHTS, key=lambda w: (accuracy[w], w))
+    return weight, {"finetuned": accuracy[1.0], "tfidf": accuracy[0.0], "ensemble": accuracy[weight]}
