@@ -241,6 +241,9 @@ def test_the_shipped_model_is_the_one_saved_and_evaluated(trained):
     assert eval_events[-1]["accuracy"] == m[m["shipped"]]["accuracy"]
     assert choice["finetuned_weight"] in [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
     assert choice["val_accuracy"]["ensemble"] >= choice["val_accuracy"]["finetuned"]
+    # the fine-tune's validation probabilities line up with the rows: its accuracy is the kept epoch's
+    best = max(train["history"], key=lambda h: h["val_macro_f1"])
+    assert abs(choice["val_accuracy"]["finetuned"] - best["val_accuracy"]) <= 1.5 / m["rows"]["validation"]
     assert train["train_seconds"] >= train["finetune_seconds"]
     if saved:
         assert m["ensemble"]["finetuned_weight"] == choice["finetuned_weight"] < 1.0
