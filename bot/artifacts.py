@@ -27,3 +27,18 @@ def shipped_eval(metrics: dict) -> dict:
 
 def shipped_title(metrics: dict) -> str:
     return SHIPPED_TITLES[shipped_key(metrics)]
+
+
+def ensemble_outcome(metrics: dict) -> str | None:
+    """Whether the TF-IDF average shipped and why not; None for runs from before the choice existed.
+
+    A weight below 1 means the average won on validation (train.py), so only the plan kept it out.
+    """
+    choice = (metrics.get("train") or {}).get("ensemble")
+    if not choice:
+        return None
+    if shipped_key(metrics) == "ensemble":
+        return "shipped"
+    if choice.get("finetuned_weight", 1.0) < 1.0:
+        return "not shipped, turned off in the plan"
+    return "not shipped, the average did not beat the transformer"

@@ -24,7 +24,7 @@ import jinja2
 import yaml
 
 from bot import codegen, templates_dir
-from bot.artifacts import shipped_eval, shipped_key, shipped_title
+from bot.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
 from bot.planner.schema import HUB_ID, Plan
 
 Files = dict[str, "Path | bytes"]
@@ -270,6 +270,7 @@ def render_model_card(
         "shipped": shipped,
         "shipped_title": shipped_title(metrics),
         "weight": _ensemble_weight(metrics),  # None: the fine-tune ships alone
+        "ensemble_outcome": ensemble_outcome(metrics),
         "fine": metrics.get("finetuned") or {},
         "base": metrics.get("baseline") or {},
         "insp": inspection or {},

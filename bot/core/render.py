@@ -8,7 +8,7 @@ from typing import Any
 import jinja2
 
 from bot import templates_dir
-from bot.artifacts import shipped_eval, shipped_key, shipped_title
+from bot.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
 from bot.core.commands import help_table
 
 
@@ -41,7 +41,8 @@ def environment() -> jinja2.Environment:
     env.filters.update(pct=pct, num=num, cell=md_cell, untrusted=untrusted, short=lambda sha: (sha or "")[:7])
     # Reports read metrics.json through these, so every comment names and shows the shipped predictor.
     env.globals.update(
-        help_table=help_table, shipped_eval=shipped_eval, shipped_key=shipped_key, shipped_title=shipped_title
+        help_table=help_table, ensemble_outcome=ensemble_outcome,
+        shipped_eval=shipped_eval, shipped_key=shipped_key, shipped_title=shipped_title,
     )
     return env
 
