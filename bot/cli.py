@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--host", default="0.0.0.0")
     sub.add_parser("handle-event", help="handle one event in GitHub Actions (GITHUB_EVENT_NAME/PATH)")
-    forge = sub.add_parser("forge", help="run the local GitHub-compatible forge")
+    # --help goes on to the forge's own parser, which knows its sub-commands (user, hook, fault, ...).
+    forge = sub.add_parser("forge", help="run the local GitHub-compatible forge, or manage it (user, hook, ...)",
+                           add_help=False)
     forge.add_argument("--root", type=Path, default=Path("demo-output/forge"))
     forge.add_argument("--port", type=int, default=8080)
     return parser

@@ -8,38 +8,19 @@ organizations-repositories/repository-roles-for-an-organization; insufficient ri
 from __future__ import annotations
 
 import time
-from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from bot.forge import errors, faults, schemas
+from bot.forge.errors import ApiError, forbidden, invalid, not_found
 from bot.forge.objects import Views
 from bot.forge.store import Forge
 
-DOCS = "https://docs.github.com/rest"
 ROLE_TO_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
                       "read": "read"}
-
-
-class ApiError(Exception):
-    """An error answered in GitHub's JSON error shape."""
-
-    def __init__(self, status: int, message: str, errors: list | None = None):
-        super().__init__(message)
-        self.status, self.message, self.errors = status, message, errors
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "Not Found")
-
-
-def forbidden() -> ApiError:
-    return ApiError(403, "Resource not accessible by integration")
-
-
-def invalid(resource: str, field: str, code: str = "invalid", message: str = "Validation Failed") -> ApiError:
-    return ApiError(422, message, [{"resource": resource, "field": field, "code": code}])
+__all__ = ["ApiError", "Ctx", "forbidden", "invalid", "not_found", "paginate", "repo_ctx"]
 
 
 # --- dependencies -------------------------------------------------------------------------------
@@ -48,8 +29,11 @@ def forge_of(request: Request) -> Forge:
 
 
 def current_user(request: Request) -> dict:
-    """Authenticate `Authorization: token X` / `Bearer X` (GitHub accepts both)."""
+    """Authenticate `Authorization: token X` / `Bearer X` (GitHub accepts both). No header at all is
+    "Requires authentication", a wrong token "Bad credentials", as on GitHub."""
     header = request.headers.get("authorization", "")
+    if not header.strip():
+        raise ApiError(401, "Requires authentication")
     scheme, _, token = header.partition(" ")
     user = None
     if scheme.lower() in ("token", "bearer"):
@@ -97,11 +81,19 @@ def repo_ctx(owner: str, repo: str, request: Request, user: dict = Depends(curre
     return Ctx(request, user, row)
 
 
+def _int(text: str | None, default: int) -> int:
+    """A query number; GitHub ignores one it cannot read rather than failing the request."""
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
 def paginate(request: Request, items: list, status: int = 200) -> JSONResponse:
     """Slice a list by per_page/page and add GitHub's Link header."""
     qp = request.query_params
-    per_page = max(1, min(100, int(qp.get("per_page", 30))))
-    page = max(1, int(qp.get("page", 1)))
+    per_page = max(1, min(100, _int(qp.get("per_page"), 30)))
+    page = max(1, _int(qp.get("page"), 1))
     last = max(1, -(-len(items) // per_page))
     chunk = items[(page - 1) * per_page: page * per_page]
     base = str(request.url).split("?")[0]
@@ -182,9 +174,9 @@ def get_permission(username: str, c: Ctx = Depends(repo_ctx)):
 
 
 @router.put("/repos/{owner}/{repo}/collaborators/{username}", status_code=204)
-def put_collaborator(username: str, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def put_collaborator(username: str, c: Ctx = Depends(repo_ctx), body: dict = Depends(schemas.PUT_COLLABORATOR.read)):
     c.need("admin")
-    perm = (payload or {}).get("permission", "write")
+    perm = body.get("permission", "write")
     perm = {"pull": "read", "push": "write"}.get(perm, perm)
     if perm not in ROLE_TO_PERMISSION:
         raise invalid("Repository", "permission")
@@ -206,13 +198,8 @@ def create_app(forge: Forge) -> FastAPI:
 
     app = FastAPI(title="ml-intern forge", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.forge = forge
-
-    @app.exception_handler(ApiError)
-    def _api_error(request: Request, exc: ApiError):
-        body = {"message": exc.message, "documentation_url": DOCS, "status": str(exc.status)}
-        if exc.errors is not None:
-            body["errors"] = exc.errors
-        return JSONResponse(body, status_code=exc.status)
+    errors.install(app)
+    app.add_middleware(faults.FaultMiddleware, forge=forge, prefix="/api/v3")
 
     for r in (router, api_issues.router, api_git.router, api_pulls.router):
         app.include_router(r, prefix="/api/v3")

@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 import time
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
+from bot.forge import schemas as s
 from bot.forge import webhooks as wh
 from bot.forge.api import ApiError, Ctx, invalid, not_found, paginate, repo_ctx
 from bot.forge.gitrepo import GitError, Person
@@ -22,6 +24,19 @@ from bot.forge.gitrepo import GitError, Person
 router = APIRouter()
 R = "/repos/{owner}/{repo}"
 MODES = {"100644": "blob", "100755": "blob", "120000": "blob", "040000": "tree", "160000": "commit"}
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def full_sha_ok(value: str) -> bool:
+    return bool(_SHA.match(value))
+
+
+def full_sha(value: str, field: str) -> str:
+    """GitHub wants full object ids in git-database bodies (recorded: "The tree parameter must be
+    exactly 40 characters and contain only [0-9a-f].")."""
+    if not full_sha_ok(value):
+        raise ApiError(422, f"The {field} parameter must be exactly 40 characters and contain only [0-9a-f].")
+    return value
 
 
 def _git(c: Ctx):
@@ -65,13 +80,12 @@ def get_ref_legacy(ref: str, c: Ctx = Depends(repo_ctx)):
 
 
 @router.post(R + "/git/refs", status_code=201)
-def create_ref(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def create_ref(c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_REF.read)):
     c.need("write")
-    payload = payload or {}
-    ref, sha = payload.get("ref", ""), payload.get("sha", "")
-    if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2:
+    ref, sha = payload["ref"], payload["sha"]
+    if not ref.startswith("refs/") or ref.count("/") < 2:
         raise ApiError(422, "Reference name must start with 'refs/' and have at least two slashes.")
-    if not isinstance(sha, str) or _git(c).object_type(sha) is None:
+    if _git(c).object_type(full_sha(sha, "sha")) is None:
         raise ApiError(422, "Object does not exist")
     if _git(c).ref_sha(ref) is not None:
         raise ApiError(422, "Reference already exists")
@@ -81,13 +95,13 @@ def create_ref(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
 
 
 @router.patch(R + "/git/refs/{ref:path}")
-def update_ref(ref: str, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def update_ref(ref: str, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.UPDATE_REF.read)):
     c.need("write")
-    payload, git, full = payload or {}, _git(c), f"refs/{ref}"
-    old, sha = git.ref_sha(full), payload.get("sha")
+    git, full = _git(c), f"refs/{ref}"
+    old, sha = git.ref_sha(full), full_sha(payload["sha"], "sha")
     if old is None:
         raise ApiError(422, "Reference does not exist")
-    if not isinstance(sha, str) or git.object_type(sha) != "commit":
+    if git.object_type(sha) != "commit":
         raise ApiError(422, "Object does not exist")
     if not payload.get("force") and not git.is_ancestor(old, sha):
         raise ApiError(422, "Update is not a fast forward")
@@ -118,9 +132,7 @@ def delete_ref(ref: str, c: Ctx = Depends(repo_ctx)):
 
 
 # --- blobs, trees, commits ------------------------------------------------------------------------
-def _decode(content: Any, encoding: str, field: str) -> bytes:
-    if not isinstance(content, str):
-        raise invalid("Blob", field, "missing_field")
+def _decode(content: str, encoding: str, field: str) -> bytes:
     if encoding in ("utf-8", "utf8"):
         return content.encode()
     if encoding == "base64":
@@ -132,10 +144,9 @@ def _decode(content: Any, encoding: str, field: str) -> bytes:
 
 
 @router.post(R + "/git/blobs", status_code=201)
-def create_blob(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def create_blob(c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_BLOB.read)):
     c.need("write")
-    payload = payload or {}
-    data = _decode(payload.get("content"), payload.get("encoding", "utf-8"), "content")
+    data = _decode(payload["content"], payload.get("encoding", "utf-8"), "content")
     sha = _git(c).hash_blob(data)
     url = f"{c.views.api}/repos/{c.repo['full_name']}/git/blobs/{sha}"
     return JSONResponse({"url": url, "sha": sha}, status_code=201)
@@ -150,26 +161,25 @@ def get_blob(sha: str, c: Ctx = Depends(repo_ctx)):
 
 
 def _tree_entry(c: Ctx, e: dict) -> dict:
-    """Validate one POST /git/trees entry; `content` becomes a new blob."""
+    """Check one POST /git/trees entry (types were checked with the body); `content` becomes a blob."""
     path, mode = e.get("path"), e.get("mode", "100644")
-    if not isinstance(path, str) or not path or mode not in MODES:
+    if not path:
         raise invalid("Tree", "tree")
-    if "content" in e and e["content"] is not None:
-        return {"path": path, "mode": mode, "sha": _git(c).hash_blob(str(e["content"]).encode())}
+    if e.get("type") not in (None, MODES[mode]):
+        raise ApiError(422, f"tree.type {e['type']} does not match mode {mode}")
+    if "content" in e:
+        return {"path": path, "mode": mode, "sha": _git(c).hash_blob(e["content"].encode())}
     sha = e.get("sha")
-    if sha is not None and MODES[mode] != "commit" and _git(c).object_type(sha) != MODES[mode]:
+    if sha is not None and MODES[mode] != "commit" and _git(c).object_type(full_sha(sha, "tree.sha")) != MODES[mode]:
         raise ApiError(422, f"tree.sha {sha} is not a valid {MODES[mode]}")
     return {"path": path, "mode": mode, "sha": sha}
 
 
 @router.post(R + "/git/trees", status_code=201)
-def create_tree(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def create_tree(c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_TREE.read)):
     c.need("write")
-    payload = payload or {}
-    items, base = payload.get("tree"), payload.get("base_tree")
-    if not isinstance(items, list):
-        raise invalid("Tree", "tree", "missing_field")
-    if base and _git(c).object_type(base) not in ("tree", "commit"):
+    items, base = payload["tree"], payload.get("base_tree")
+    if base and _git(c).object_type(full_sha(base, "base_tree")) not in ("tree", "commit"):
         raise ApiError(422, "base_tree is not a valid tree oid")
     entries = [_tree_entry(c, e) for e in items]
     try:
@@ -188,30 +198,36 @@ def get_tree(sha: str, recursive: str | None = None, c: Ctx = Depends(repo_ctx))
     return c.views.tree(c.repo, tree, git.ls_tree(tree, recursive=bool(recursive)))
 
 
-def _person(c: Ctx, data: Any, default: Person) -> Person:
-    """InputGitAuthor {name, email, date} -> Person; the caller is the default like GitHub."""
+def _person(c: Ctx, data: Any, default: Person, resource: str = "author") -> Person:
+    """InputGitAuthor {name, email, date} -> Person; the caller is the default like GitHub, which
+    refuses a blank name or email (recorded: Validation Failed, missing_field, resource author)."""
     if not isinstance(data, dict):
         return default
+    blank = [k for k in ("name", "email") if k in data and not data[k]]
+    if blank:
+        raise ApiError(422, "Validation Failed", [{"code": "missing_field", "field": k, "resource": resource}
+                                                  for k in blank])
     ts = default.timestamp
     if data.get("date"):
-        ts = int(dt.datetime.fromisoformat(data["date"]).timestamp())
-    return Person(data.get("name") or default.name, data.get("email") or default.email, ts)
+        try:
+            ts = int(dt.datetime.fromisoformat(data["date"]).timestamp())
+        except ValueError as exc:
+            raise ApiError(422, f"Invalid request.\n\n{data['date']} is not a valid date-time.") from exc
+    return Person(data.get("name") or default.name, data.get("email") or default.email, max(ts, 0))
 
 
 @router.post(R + "/git/commits", status_code=201)
-def create_commit(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def create_commit(c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_COMMIT.read)):
     c.need("write")
-    payload, git = payload or {}, _git(c)
-    message, tree, parents = payload.get("message"), payload.get("tree"), payload.get("parents", [])
-    if not isinstance(message, str):
-        raise invalid("Commit", "message", "missing_field")
-    if not isinstance(tree, str) or git.object_type(tree) != "tree":
+    git = _git(c)
+    message, tree, parents = payload["message"], full_sha(payload["tree"], "tree"), payload.get("parents", [])
+    if git.object_type(tree) != "tree":
         raise ApiError(422, "Tree SHA does not exist")
-    if any(git.object_type(p) != "commit" for p in parents):
+    if any(not full_sha_ok(p) or git.object_type(p) != "commit" for p in parents):
         raise ApiError(422, "Parent SHA does not exist or is not a commit object")
     me = Person(c.login, f"{c.login}@users.noreply.forge.local", int(time.time()))
     author = _person(c, payload.get("author"), me)
-    committer = _person(c, payload.get("committer"), author if payload.get("author") else me)
+    committer = _person(c, payload.get("committer"), author if payload.get("author") else me, "committer")
     sha = git.commit_tree(tree, parents, message, author, committer)
     return JSONResponse(c.views.git_commit(c.repo, git.read_commit(sha)), status_code=201)
 
@@ -281,14 +297,12 @@ def get_contents(path: str, ref: str | None = None, c: Ctx = Depends(repo_ctx)):
 
 
 @router.put(R + "/contents/{path:path}")
-def put_contents(path: str, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def put_contents(path: str, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.PUT_CONTENTS.read)):
     """Create or update one file with a commit on a branch (PyGithub create_file/update_file)."""
     c.need("write")
-    payload, git = payload or {}, _git(c)
+    git = _git(c)
     branch = payload.get("branch") or c.repo["default_branch"]
-    data = _decode(payload.get("content"), "base64", "content")
-    if not isinstance(payload.get("message"), str):
-        raise invalid("Commit", "message", "missing_field")
+    data = _decode(payload["content"], "base64", "content")
     full = f"refs/heads/{branch}"
     head = git.ref_sha(full)
     if head is None:

@@ -4,32 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
+from bot.forge import schemas as s
 from bot.forge import webhooks as wh
 from bot.forge.api import ApiError, Ctx, forbidden, invalid, not_found, paginate, repo_ctx
-from bot.forge.store import REACTIONS
 
 router = APIRouter()
 R = "/repos/{owner}/{repo}"
 
 
 def _label_names(payload: Any) -> list[str]:
-    """Labels bodies come as ["a"], {"labels": ["a"]} or {"labels": [{"name": "a"}]}."""
-    items = payload.get("labels", []) if isinstance(payload, dict) else (payload or [])
-    if isinstance(items, str):
-        items = [items]
-    return [i["name"] if isinstance(i, dict) else str(i) for i in items]
+    """Labels bodies come as ["a"], {"labels": ["a"]} or {"labels": [{"name": "a"}]} (types checked
+    already); an object without a name names nothing."""
+    items = (payload.get("labels") or []) if isinstance(payload, dict) else payload
+    return [i.get("name") if isinstance(i, dict) else i for i in items if not isinstance(i, dict) or i.get("name")]
+
+
+def too_long(body: str | None) -> bool:
+    """GitHub refuses bodies over 262,144 UTF-8 bytes, calling it "maximum is 65536 characters"
+    (recorded on api.github.com: 65,536 four-byte emoji pass, one more byte fails)."""
+    return body is not None and len(body.encode()) > 262144
+
+
+def body_limit(resource: str, body: str | None) -> None:
+    """An issue's or pull request's body over the limit: GitHub's `custom` error on `body`."""
+    if too_long(body):
+        raise ApiError(422, "Validation Failed", [{"resource": resource, "code": "custom", "field": "body",
+                                                   "message": "body is too long (maximum is 65536 characters)"}])
 
 
 # --- issues ----------------------------------------------------------------------------------
 @router.post(R + "/issues", status_code=201)
-def create_issue(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
-    payload = payload or {}
-    title = payload.get("title")
-    if not isinstance(title, str) or not title.strip():
+def create_issue(c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_ISSUE.read)):
+    title = str(payload["title"])  # the spec allows an integer title; GitHub stores it as text
+    if not title.strip():
         raise invalid("Issue", "title", "missing_field")
+    body_limit("Issue", payload.get("body"))
     issue = c.forge.create_issue(c.repo, c.login, title, payload.get("body"))
     added = []
     if c.has("triage"):  # GitHub silently drops labels from users who cannot triage
@@ -55,13 +67,17 @@ def get_issue(number: int, c: Ctx = Depends(repo_ctx)):
 
 
 @router.patch(R + "/issues/{number:int}")
-def edit_issue(number: int, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
-    payload, issue = payload or {}, c.issue(number)
+def edit_issue(number: int, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.UPDATE_ISSUE.read)):
+    issue = c.issue(number)
     author = issue["user"].lower() == c.login.lower()
     if not (author or c.has("triage")):
         raise forbidden()
-    if "state" in payload and payload["state"] not in ("open", "closed"):
-        raise invalid("Issue", "state")
+    payload = {k: v for k, v in payload.items() if not (k == "title" and v is None)}  # null title: no change
+    if "title" in payload:
+        payload["title"] = str(payload["title"])
+        if not payload["title"].strip():
+            raise invalid("Issue", "title", "missing_field")
+    body_limit("Issue", payload.get("body"))
     changes = {k: {"from": issue[k] or ""} for k in ("title", "body")
                if k in payload and payload[k] != issue[k]}
     fields = {k: payload[k] for k in ("title", "body", "state", "state_reason") if k in payload}
@@ -91,11 +107,18 @@ def list_comments(number: int, c: Ctx = Depends(repo_ctx)):
     return paginate(c.request, [c.views.comment(c.repo, x) for x in c.forge.comments(c.issue(number))])
 
 
+def _comment_body(body: str) -> str:
+    """The checks GitHub makes after the schema, in its words (recorded on api.github.com)."""
+    problem = "Body cannot be blank" if not body else "Body is too long (maximum is 65536 characters)"
+    if not body or too_long(body):
+        raise ApiError(422, "Validation Failed", [{"resource": "IssueComment", "code": "unprocessable",
+                                                   "field": "data", "message": problem}])
+    return body
+
+
 @router.post(R + "/issues/{number:int}/comments", status_code=201)
-def create_comment(number: int, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
-    issue, body = c.issue(number), (payload or {}).get("body")
-    if not isinstance(body, str) or not body:
-        raise invalid("IssueComment", "body", "missing_field")
+def create_comment(number: int, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_COMMENT.read)):
+    issue, body = c.issue(number), _comment_body(payload["body"])
     comment = c.forge.create_comment(c.repo, issue, c.login, body)
     c.emit("issue_comment", wh.comment_payload(c.views, c.repo, c.forge.issue_by_id(issue["id"]),
                                                comment, c.login, "created"))
@@ -115,12 +138,11 @@ def get_comment(comment_id: int, c: Ctx = Depends(repo_ctx)):
 
 
 @router.patch(R + "/issues/comments/{comment_id:int}")
-def edit_comment(comment_id: int, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
-    row, body = _comment(c, comment_id), (payload or {}).get("body")
+def edit_comment(comment_id: int, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.UPDATE_COMMENT.read)):
+    row = _comment(c, comment_id)
     if row["user"].lower() != c.login.lower() and not c.has("write"):
         raise forbidden()
-    if not isinstance(body, str) or not body:
-        raise invalid("IssueComment", "body", "missing_field")
+    body = _comment_body(payload["body"])
     updated = c.forge.update_comment(row, body)
     if body != row["body"]:
         issue = c.forge.issue_by_id(row["issue_id"])
@@ -148,11 +170,10 @@ def list_labels(c: Ctx = Depends(repo_ctx)):
 
 
 @router.post(R + "/labels", status_code=201)
-def create_label(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def create_label(c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_LABEL.read)):
     c.need("write")
-    payload = payload or {}
-    name = payload.get("name")
-    if not isinstance(name, str) or not name:
+    name = payload["name"]
+    if not name:
         raise invalid("Label", "name", "missing_field")
     if c.forge.label(c.repo, name):
         raise invalid("Label", "name", "already_exists")
@@ -202,7 +223,7 @@ def list_issue_labels(number: int, c: Ctx = Depends(repo_ctx)):
 
 
 @router.post(R + "/issues/{number:int}/labels")
-def add_issue_labels(number: int, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def add_issue_labels(number: int, c: Ctx = Depends(repo_ctx), payload: Any = Depends(s.ADD_LABELS.read)):
     c.need("triage")
     issue = c.issue(number)
     _add_labels(c, issue, _label_names(payload))
@@ -210,7 +231,7 @@ def add_issue_labels(number: int, payload: Any = Body(None), c: Ctx = Depends(re
 
 
 @router.put(R + "/issues/{number:int}/labels")
-def set_issue_labels(number: int, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def set_issue_labels(number: int, c: Ctx = Depends(repo_ctx), payload: Any = Depends(s.SET_LABELS.read)):
     c.need("triage")
     issue = c.issue(number)
     _replace_labels(c, issue, _label_names(payload))
@@ -236,16 +257,14 @@ def remove_issue_label(number: int, name: str, c: Ctx = Depends(repo_ctx)):
 
 
 # --- reactions ---------------------------------------------------------------------------------
-def _react(c: Ctx, subject: str, subject_id: int, payload: Any) -> JSONResponse:
-    content = (payload or {}).get("content")
-    if content not in REACTIONS:
-        raise invalid("Reaction", "content")
+def _react(c: Ctx, subject: str, subject_id: int, payload: dict) -> JSONResponse:
+    content = payload["content"]  # the enum is checked with the body
     row, created = c.forge.add_reaction(subject, subject_id, c.login, content)
     return JSONResponse(c.views.reaction(row), status_code=201 if created else 200)
 
 
 @router.post(R + "/issues/{number:int}/reactions", status_code=201)
-def react_issue(number: int, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def react_issue(number: int, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.REACT_ISSUE.read)):
     return _react(c, "issue", c.issue(number)["id"], payload)
 
 
@@ -256,7 +275,7 @@ def list_issue_reactions(number: int, content: str | None = None, c: Ctx = Depen
 
 
 @router.post(R + "/issues/comments/{comment_id:int}/reactions", status_code=201)
-def react_comment(comment_id: int, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def react_comment(comment_id: int, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.REACT_COMMENT.read)):
     return _react(c, "comment", _comment(c, comment_id)["id"], payload)
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any
 
 import yaml
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
+from bot.forge import schemas as s
 from bot.forge import webhooks as wh
 from bot.forge.api import ApiError, Ctx, forbidden, invalid, not_found, paginate, repo_ctx
 from bot.forge.api_git import commit_json
+from bot.forge.api_issues import body_limit
 
 router = APIRouter()
 R = "/repos/{owner}/{repo}"
@@ -34,12 +35,10 @@ def _pull(c: Ctx, number: int) -> dict:
 
 
 @router.post(R + "/pulls", status_code=201)
-def create_pull(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def create_pull(c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_PULL.read)):
     c.need("write")
-    payload, git = payload or {}, c.forge.git(c.repo["full_name"])
-    head, base = payload.get("head"), payload.get("base")
-    if not isinstance(head, str) or not isinstance(base, str):
-        raise invalid("PullRequest", "head" if not isinstance(head, str) else "base", "missing_field")
+    git = c.forge.git(c.repo["full_name"])
+    head, base = payload["head"], payload["base"]
     head_ref = _branch_name(c, head)
     head_sha, base_sha = git.ref_sha(f"refs/heads/{head_ref}"), git.ref_sha(f"refs/heads/{base}")
     if head_sha is None:
@@ -55,8 +54,9 @@ def create_pull(payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
         raise ApiError(422, "Validation Failed", [{
             "resource": "PullRequest", "code": "custom", "message": f"No commits between {base} and {head_ref}"}])
     title = payload.get("title")
-    if not isinstance(title, str) or not title:
+    if not title:
         raise invalid("PullRequest", "title", "missing_field")
+    body_limit("PullRequest", payload.get("body"))
     issue = c.forge.create_pull(c.repo, c.login, title, payload.get("body"), head_ref, base,
                                 bool(payload.get("draft")), payload.get("maintainer_can_modify", True))
     c.emit("pull_request", wh.pull_payload(c.views, c.repo, issue, c.login, "opened"))
@@ -85,12 +85,13 @@ def get_pull(number: int, c: Ctx = Depends(repo_ctx)):
 
 
 @router.patch(R + "/pulls/{number:int}")
-def edit_pull(number: int, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
-    payload, issue = payload or {}, _pull(c, number)
+def edit_pull(number: int, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.UPDATE_PULL.read)):
+    issue = _pull(c, number)
     if issue["user"].lower() != c.login.lower() and not c.has("write"):
         raise forbidden()
-    if "state" in payload and payload["state"] not in ("open", "closed"):
-        raise invalid("PullRequest", "state")
+    if "title" in payload and not payload["title"]:
+        raise invalid("PullRequest", "title", "missing_field")
+    body_limit("PullRequest", payload.get("body"))
     info = c.forge.pull_info(issue)
     changes = {k: {"from": issue[k] or ""} for k in ("title", "body")
                if k in payload and payload[k] != issue[k]}
@@ -124,6 +125,30 @@ def pull_commits(number: int, c: Ctx = Depends(repo_ctx)):
 
 
 # --- actions ---------------------------------------------------------------------------------
+def _triggers(doc: dict) -> dict:
+    """The `on:` block as a dict (YAML 1.1 reads a bare `on` key as True)."""
+    on = doc.get("on", doc.get(True, {}))
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    return on if isinstance(on, dict) else {}
+
+
+def _parse_workflow(text: bytes, path: str) -> dict:
+    """name, whether it has a workflow_dispatch trigger, and that trigger's declared inputs."""
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        doc = {}
+    doc = doc if isinstance(doc, dict) else {}
+    triggers = _triggers(doc)
+    dispatch = triggers.get("workflow_dispatch") if "workflow_dispatch" in triggers else None
+    inputs = (dispatch or {}).get("inputs") if isinstance(dispatch, dict) else None
+    return {"name": doc.get("name") or path, "dispatchable": "workflow_dispatch" in triggers,
+            "inputs": inputs if isinstance(inputs, dict) else {}}
+
+
 def workflows(c: Ctx) -> list[dict]:
     """Workflows are the `.github/workflows/*.yml` files on the default branch, like GitHub's."""
     git = c.forge.git(c.repo["full_name"])
@@ -135,15 +160,8 @@ def workflows(c: Ctx) -> list[dict]:
         if e["type"] != "blob" or not e["path"].endswith((".yml", ".yaml")):
             continue
         path = f".github/workflows/{e['path']}"
-        try:
-            doc = yaml.safe_load(git.read_blob(e["sha"])) or {}
-        except yaml.YAMLError:
-            doc = {}
-        triggers = doc.get("on", doc.get(True, {})) if isinstance(doc, dict) else {}
         out.append({"id": zlib.crc32(f"{c.repo['full_name']}/{path}".encode()), "path": path,
-                    "name": (doc.get("name") if isinstance(doc, dict) else None) or path,
-                    "dispatchable": "workflow_dispatch" in (triggers if isinstance(triggers, (dict, list))
-                                                            else [triggers])})
+                    **_parse_workflow(git.read_blob(e["sha"]), path)})
     return out
 
 
@@ -175,13 +193,24 @@ def get_workflow(workflow_id: str, c: Ctx = Depends(repo_ctx)):
 
 
 @router.post(R + "/actions/workflows/{workflow_id}/dispatches", status_code=204)
-def dispatch(workflow_id: str, payload: Any = Body(None), c: Ctx = Depends(repo_ctx)):
+def dispatch(workflow_id: str, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.DISPATCH.read)):
     c.need("write")
-    w, payload = _workflow(c, workflow_id), payload or {}
-    ref = payload.get("ref")
-    if not isinstance(ref, str) or c.forge.git(c.repo["full_name"]).resolve(f"{ref}^{{commit}}") is None:
+    w, ref = _workflow(c, workflow_id), payload["ref"]
+    if c.forge.git(c.repo["full_name"]).resolve(f"{ref}^{{commit}}") is None:
         raise ApiError(422, f"No ref found for: {ref}")
     if not w["dispatchable"]:
         raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
-    c.forge.record_dispatch(c.repo, w, ref, json.dumps(payload.get("inputs") or {}), c.login)
+    inputs = payload.get("inputs") or {}
+    _check_inputs(w["inputs"], inputs)
+    c.forge.record_dispatch(c.repo, w, ref, json.dumps(inputs), c.login)
     return Response(status_code=204)
+
+
+def _check_inputs(declared: dict, given: dict) -> None:
+    """GitHub refuses inputs the workflow does not declare, and required ones left out."""
+    unexpected = [k for k in given if k not in declared]
+    if unexpected:
+        raise ApiError(422, "Unexpected inputs provided: " + json.dumps(unexpected))
+    for name, spec in declared.items():
+        if isinstance(spec, dict) and spec.get("required") and spec.get("default") is None and name not in given:
+            raise ApiError(422, f"Required input '{name}' not provided")

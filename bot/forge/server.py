@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
+import signal
 import socket
 import threading
 import time
 from pathlib import Path
 from typing import Self
 
-import uvicorn
-
-from bot.forge.api import create_app
 from bot.forge.store import Forge
 
 SEED_USERS = (("alice", "User", "read"), ("maintainer", "User", "write"), ("reader", "User", "read"),
@@ -23,8 +20,14 @@ class ForgeServer:
     """uvicorn serving a Forge on a background thread; port 0 picks a free port."""
 
     def __init__(self, forge: Forge, host: str = "127.0.0.1", port: int = 0):
+        import uvicorn  # here, so the CLI's other commands start without the web stack
+
+        from bot.forge.api import create_app
+
         self.forge, self.host = forge, host
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only for such sockets;
+        # without it, Nagle and the client's delayed ACK add ~40 ms to every keep-alive request.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port = self._sock.getsockname()[1]
@@ -62,34 +65,44 @@ class ForgeServer:
 
 
 def seed(forge: Forge) -> dict[str, str]:
-    """Demo users and the acme/support-bot repository; returns login -> token."""
+    """Demo users and the acme/support-bot repository; returns login -> token. A role someone
+    changed since (the CLI's `user add`) is kept: seeding only fills in users without one."""
     tokens = {login: forge.add_user(login, type=kind) for login, kind, _ in SEED_USERS}
     if forge.repo(SEED_REPO) is None:
         forge.create_repo(SEED_REPO, owner_type="Organization",
                           files={"README.md": "# support-bot\n\nCustomer-support tooling.\n"})
+    repo = forge.repo(SEED_REPO)
     for login, _, role in SEED_USERS:
-        forge.set_permission(SEED_REPO, login, role)
+        if forge.explicit_role(repo, login) is None:
+            forge.set_permission(SEED_REPO, login, role)
     return tokens
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`ml-intern-bot forge --root DIR --port N`: seed, print tokens and URLs, serve until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="ml-intern-bot forge", description=main.__doc__)
-    parser.add_argument("--root", type=Path, default=Path(".forge"), help="state directory")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args(argv)
-    forge = Forge(args.root)
+def serve(root: Path, host: str, port: int) -> int:
+    """Seed, print the URLs and tokens (flushed: a parent process may be reading them), serve
+    until Ctrl-C or SIGTERM."""
+    forge = Forge(root)
     tokens = seed(forge)
-    with ForgeServer(forge, host=args.host, port=args.port) as srv:
-        print(f"forge web: {srv.url}/{SEED_REPO}")
-        print(f"forge API: {srv.api_url}")
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ForgeServer(forge, host=host, port=port) as srv:
+        print(f"forge web: {srv.url}/{SEED_REPO}", flush=True)
+        print(f"forge API: {srv.api_url}", flush=True)
         for login, token in tokens.items():
-            print(f"  token {login}: {token}")
+            print(f"  token {login}: {token}", flush=True)
         try:
-            while True:
-                time.sleep(3600)
+            stop.wait()
         except KeyboardInterrupt:
-            print("forge stopped")
+            pass
+        print("forge stopped", flush=True)
     forge.close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`ml-intern-bot forge --root DIR --port N [command ...]`: serve (the default) or one CLI
+    command on the same root; see bot/forge/cli.py."""
+    from bot.forge.cli import main as cli_main
+
+    return cli_main(argv)

@@ -7,11 +7,15 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from bot.forge.faults import FaultsMixin
 from bot.forge.gitrepo import GitRepo, Person
+from bot.forge.hookshot import DELIVERIES_SCHEMA, Hookshot
 from bot.forge.tracker import TrackerMixin
-from bot.forge.webhooks import Hookshot
 
 ROLES = ("read", "triage", "write", "maintain", "admin")
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -41,7 +45,13 @@ CREATE TABLE IF NOT EXISTS hooks (id INTEGER PRIMARY KEY, repo_id INTEGER, url T
     events TEXT);
 CREATE TABLE IF NOT EXISTS dispatches (id INTEGER PRIMARY KEY, repo TEXT, workflow_id INTEGER,
     path TEXT, ref TEXT, inputs TEXT, sender TEXT, created_at TEXT);
-"""
+CREATE TABLE IF NOT EXISTS faults (id INTEGER PRIMARY KEY, status INTEGER NOT NULL, method TEXT,
+    path TEXT NOT NULL, timing TEXT NOT NULL, times INTEGER NOT NULL, fired INTEGER NOT NULL DEFAULT 0,
+    message TEXT, created_at TEXT);
+""" + DELIVERIES_SCHEMA
+# Another process (the CLI) writes while a server runs: readers never block writers in WAL mode,
+# and a writer waits up to this long for the other's write lock instead of failing "database is locked".
+BUSY_TIMEOUT_S = 10
 
 
 def now_iso() -> str:
@@ -49,19 +59,30 @@ def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class Forge(TrackerMixin):
-    """One forge: users, repositories and everything in them, plus its webhook deliverer."""
+def connect(path: Path) -> sqlite3.Connection:
+    """A shared-across-threads, autocommit connection in WAL mode with a busy timeout, so every
+    statement sees what other processes committed and waits (rather than fails) on their locks."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+    db.row_factory = sqlite3.Row
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+class Forge(TrackerMixin, FaultsMixin):
+    """One forge: users, repositories and everything in them, plus its webhook deliverer.
+    Several processes may open the same root at once (a server and the CLI)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.root / "forge.db", check_same_thread=False,
-                                   isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
+        self._db = connect(self.root / "forge.db")
+        with self._lock:
+            self._db.executescript(SCHEMA)
         self.html_url = "http://127.0.0.1"
-        self.hookshot = Hookshot()
+        self.hookshot = Hookshot(self)
 
     @property
     def api_url(self) -> str:
@@ -84,10 +105,26 @@ class Forge(TrackerMixin):
         with self._lock:
             return self._db.execute(sql, args).lastrowid
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Read-then-write steps as one unit across processes (BEGIN IMMEDIATE takes the write lock
+        first, so two processes cannot both see "absent" and both insert); re-entrant."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     # --- users -------------------------------------------------------------------
     def add_user(self, login: str, type: str = "User") -> str:
         """Create a user (idempotent per login) and return its bearer token."""
-        with self._lock:
+        with self.transaction():
             row = self.user(login)
             if row and row["token"]:
                 return row["token"]
@@ -98,6 +135,10 @@ class Forge(TrackerMixin):
                 self.x("INSERT INTO users (login, type, token, created_at) VALUES (?,?,?,?)",
                        login, type, token, now_iso())
             return token
+
+    def set_user_type(self, login: str, type: str) -> None:
+        """Make an account a "User" or a "Bot" (GitHub Apps act as Bot users)."""
+        self.x("UPDATE users SET type=? WHERE lower(login)=lower(?)", type, login)
 
     def _ensure_account(self, login: str, type: str) -> None:
         """Owner accounts (organisations) exist without a token."""
@@ -120,7 +161,7 @@ class Forge(TrackerMixin):
                     files: dict[str, str | bytes] | None = None, private: bool = False,
                     description: str | None = None) -> dict:
         """Create a repository with an initial commit holding `files` (idempotent per name)."""
-        with self._lock:
+        with self.transaction():
             existing = self.repo(full_name)
             if existing:
                 return existing
@@ -220,10 +261,26 @@ class Forge(TrackerMixin):
     # --- hooks, dispatches, deliveries -------------------------------------------------
     def add_hook(self, full_name: str, url: str, secret: str | None = None,
                  events: list[str] | None = None) -> int:
-        """Register a repository webhook."""
+        """Register a repository webhook; one per (repository, URL), like GitHub's "Hook already
+        exists on this repository": adding the URL again updates its secret and events."""
         repo = self.repo(full_name)
-        return self.x("INSERT INTO hooks (repo_id, url, secret, events) VALUES (?,?,?,?)",
-                      repo["id"], url, secret, ",".join(events or ["*"]))
+        if repo is None:
+            raise KeyError(full_name)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"hook URL must be an http(s) URL, not {url!r}")
+        events_csv = ",".join(events or ["*"])
+        with self.transaction():
+            row = self.one("SELECT id FROM hooks WHERE repo_id=? AND url=?", repo["id"], url)
+            if row:
+                self.x("UPDATE hooks SET secret=?, events=? WHERE id=?", secret, events_csv, row["id"])
+                return row["id"]
+            return self.x("INSERT INTO hooks (repo_id, url, secret, events) VALUES (?,?,?,?)",
+                          repo["id"], url, secret, events_csv)
+
+    def hook(self, hook_id: int) -> dict | None:
+        """A webhook by id."""
+        return self.one("SELECT * FROM hooks WHERE id=?", hook_id)
 
     def hooks(self, repo: dict, event: str) -> list[dict]:
         """Hooks subscribed to an event."""
@@ -231,21 +288,26 @@ class Forge(TrackerMixin):
         return [h for h in rows if event in h["events"].split(",") or "*" in h["events"].split(",")]
 
     def emit(self, repo: dict, event: str, payload: dict) -> None:
-        """Queue a webhook delivery to every subscribed hook."""
+        """Queue a webhook delivery to every subscribed hook (read from the database each time, so
+        a hook another process added gets the very next event)."""
         for hook in self.hooks(repo, event):
-            self.hookshot.enqueue(hook["url"], hook["secret"], event, payload)
+            self.hookshot.enqueue(hook, event, payload)
 
     def deliveries(self) -> list[dict]:
-        """Every delivery so far: {id, event, action, payload, status_code, headers, url}."""
+        """Every delivery attempt so far, oldest first, by any process on this root: {id (the GUID),
+        seq, hook_id, event, action, url, payload, headers, status_code (None while queued, 0 when
+        unreachable), error, redelivery, created_at, delivered_at, duration}."""
         return self.hookshot.deliveries()
 
     def wait_for_deliveries(self, timeout: float = 10) -> bool:
-        """Block until the delivery queue is drained; False on timeout."""
+        """Block until this process's delivery queue is drained; False on timeout."""
         return self.hookshot.wait(timeout)
 
-    def redeliver(self, delivery_id: str) -> dict:
-        """Send a past delivery again, same body and delivery id (as GitHub's redeliver does)."""
-        return self.hookshot.redeliver(delivery_id)
+    def redeliver(self, delivery_id: str, wait: bool = False) -> dict:
+        """Send a past delivery again, same body and GUID (as GitHub's "Redeliver" does), queued
+        behind this process's pending deliveries or, with `wait=True`, now from this thread.
+        KeyError for an unknown GUID."""
+        return self.hookshot.redeliver(delivery_id, wait=wait)
 
     def record_dispatch(self, repo: dict, workflow: dict, ref: str, inputs: str, sender: str) -> None:
         """Remember a workflow_dispatch; the forge never runs workflows."""

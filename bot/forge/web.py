@@ -110,10 +110,11 @@ def avatar(login: str):
 def deliveries(request: Request):
     """Webhook deliveries, like a repository's "Recent Deliveries" tab."""
     rows = "".join(f"<tr><td>{escape(d['id'])}</td><td>{escape(d['event'])}</td>"
-                   f"<td>{escape(str(d['action']))}</td><td>{d['status_code']}</td></tr>"
+                   f"<td>{escape(str(d['action']))}</td><td>{d['status_code']}</td>"
+                   f"<td>{'redelivery' if d['redelivery'] else ''}</td><td>{escape(d['created_at'])}</td></tr>"
                    for d in _forge(request).deliveries())
     return page("Webhook deliveries", "<h1>Webhook deliveries</h1><table><tr><th>delivery</th><th>event"
-                f"</th><th>action</th><th>status</th></tr>{rows}</table>")
+                f"</th><th>action</th><th>status</th><th></th><th>queued</th></tr>{rows}</table>")
 
 
 @router.get("/{login}", response_class=HTMLResponse)

@@ -1,82 +1,15 @@
 """Every forge endpoint's actual response validates against GitHub's OpenAPI description.
 
 The spec is `@octokit/openapi` generated/api.github.com.json (see ../shared/github/README.md):
-loaded once, with openapi-core's own spec validation off, and nullable enums patched to allow null.
+loaded once, with openapi-core's own spec validation off, and nullable enums patched to allow null
+(the `openapi` and `api` fixtures live in conftest.py; test_forge_refusals.py checks the errors).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 
-import pytest
-import requests
-from openapi_core import Config, OpenAPI
-from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
-from openapi_core.templating.responses.exceptions import ResponseNotFound
-
-from tests.forge.conftest import REPO, SHARED_GITHUB
-
-
-def _allow_null_in_nullable_enums(node) -> None:
-    """GitHub sends null where the spec says nullable but forgot null in the enum (README quirk)."""
-    if isinstance(node, dict):
-        if node.get("nullable") and isinstance(node.get("enum"), list) and None not in node["enum"]:
-            node["enum"].append(None)
-        for value in node.values():
-            _allow_null_in_nullable_enums(value)
-    elif isinstance(node, list):
-        for value in node:
-            _allow_null_in_nullable_enums(value)
-
-
-@pytest.fixture(scope="module")
-def openapi() -> OpenAPI:
-    spec = json.loads((SHARED_GITHUB / "api.github.com.json").read_text())
-    _allow_null_in_nullable_enums(spec)
-    return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
-
-
-class GitHubRequest(RequestsOpenAPIRequest):
-    """The forge serves under http://host/api/v3; the spec's server is https://api.github.com."""
-
-    @property
-    def host_url(self) -> str:
-        return "https://api.github.com"
-
-    @property
-    def path(self) -> str:
-        return super().path.removeprefix("/api/v3")
-
-
-class Client:
-    """Calls the forge with `requests` and validates every response against the spec."""
-
-    def __init__(self, server, tokens, openapi):
-        self.server, self.tokens, self.openapi = server, tokens, openapi
-        self.session = requests.Session()
-        self.checked: list[tuple[str, str, int]] = []
-
-    def call(self, method: str, path: str, as_user: str = "ml-intern[bot]", expect: int = 200,
-             **kwargs) -> requests.Response:
-        headers = {"Authorization": f"token {self.tokens.get(as_user, as_user)}",
-                   "Accept": "application/vnd.github+json"}
-        resp = self.session.request(method, self.server.api_url + path, headers=headers, **kwargs)
-        assert resp.status_code == expect, (method, path, resp.status_code, resp.text[:500])
-        try:
-            self.openapi.validate_response(GitHubRequest(resp.request), RequestsOpenAPIResponse(resp))
-        except ResponseNotFound:
-            # GitHub leaves some error statuses undocumented per operation; they still carry
-            # the documented `basic-error` shape.
-            assert resp.status_code >= 400, (method, path, resp.status_code)
-            assert {"message", "documentation_url"} <= set(resp.json()), resp.text
-        self.checked.append((method, path, resp.status_code))
-        return resp
-
-
-@pytest.fixture
-def api(server, tokens, openapi) -> Client:
-    return Client(server, tokens, openapi)
+from tests.forge.conftest import REPO
 
 
 def test_users_repo_and_meta_conform(api):
