@@ -1,10 +1,13 @@
-"""The slash-command grammar: a comment line starting with `/name`, then `key=value` or words."""
+"""The slash-command grammar: a visible comment line starting with `/name`, then `key=value` or words."""
 
 from __future__ import annotations
 
 import re
 import shlex
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
 
 COMMANDS = {
     "ml-intern": "Start: research the goal in this issue and propose a plan.",
@@ -39,17 +42,50 @@ class CommandError(ValueError):
 
 
 def parse_commands(text: str) -> list[Command]:
-    """Every known command in a comment, one per line, outside fenced code and quotes."""
-    found, fenced = [], False
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if line.startswith(("```", "~~~")):
-            fenced = not fenced
-            continue
-        match = None if fenced else _LINE.match(line)
+    """Every known command in a comment, one per line, from visible paragraph text only.
+
+    The comment is parsed as CommonMark (GitHub renders Markdown), so HTML comments and blocks,
+    fenced, indented and nested code, inline code, struck-through text and quotes never carry one.
+    """
+    found = []
+    for line in visible_lines(text):
+        match = _LINE.match(line.strip())
         if match and match.group(1) in COMMANDS:
             found.append(_command(match.group(1), match.group(2)))
     return found
+
+
+def visible_lines(text: str) -> list[str]:
+    """The lines of text a reader sees in the comment's paragraphs, outside block quotes."""
+    lines: list[str] = []
+    quoted, previous = 0, None
+    for token in _markdown().parse(text or ""):
+        if token.type in ("blockquote_open", "blockquote_close"):
+            quoted += token.nesting
+        elif token.type == "inline" and not quoted and previous == "paragraph_open":
+            lines.extend(_inline_text(token.children or []).split("\n"))
+        previous = token.type
+    return lines
+
+
+def _inline_text(children) -> str:
+    """Visible text of a paragraph: code spans, raw HTML and struck-through text become a blank."""
+    parts, struck = [], 0
+    for child in children:
+        if child.type in ("s_open", "s_close"):
+            struck += child.nesting
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif child.type == "text" and not struck:
+            parts.append(child.content)
+        elif child.type in ("code_inline", "html_inline", "image") or struck:
+            parts.append("\u2063")  # an invisible separator: what follows is not at a line start
+    return "".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable("strikethrough")
 
 
 def _command(name: str, rest: str) -> Command:

@@ -19,6 +19,34 @@ def test_commands_in_code_blocks_quotes_or_mid_line_are_ignored():
     assert parse_commands(text) == []
 
 
+HIDDEN_COMMANDS = {
+    "html comment": "<!-- /approve-train -->",
+    "multi-line html comment": "Looks fine.\n<!--\n/approve-train\n-->",
+    "html comment inside a paragraph": "ok <!-- and\n/approve-train --> thanks",
+    "html block": "<details>\n/approve-train\n</details>",
+    "indented code": "Run this:\n\n    /approve-train",
+    "tab-indented code": "Run this:\n\n\t/approve-train",
+    "nested fences": "````\n```\n/approve-train\n```\n````",
+    "tilde fence": "~~~\n/approve-train\n~~~",
+    "inline code": "`/approve-train`",
+    "quote": "> /approve-train",
+    "lazy quote continuation": "> I would say\n/approve-train",
+    "struck through": "~~/approve-train~~",
+    "code in a list item": "- step:\n\n      /approve-train",
+}
+
+
+@pytest.mark.parametrize("body", HIDDEN_COMMANDS.values(), ids=HIDDEN_COMMANDS.keys())
+def test_commands_a_reader_cannot_see_are_never_obeyed(body):
+    assert parse_commands(body) == []
+
+
+def test_visible_commands_in_paragraphs_and_lists_count():
+    assert [c.name for c in parse_commands("Thanks!\n/approve-train")] == ["approve-train"]
+    assert [c.name for c in parse_commands("- /status")] == ["status"]
+    assert [c.name for c in parse_commands("<!-- note -->\n\n/cancel")] == ["cancel"]
+
+
 def test_unknown_slash_words_are_not_commands():
     assert parse_commands("/shrug\n/approve-everything") == []
 
