@@ -88,8 +88,14 @@ def config_yaml(plan: Plan) -> str:
 
 
 def _local_table(dataset: str) -> Path | None:
-    """The plan's dataset as a small local file, if it is one; reading the Hub here is not cheap."""
-    path = Path(dataset).expanduser()
+    """The plan's dataset as a small local file, if it is one; reading the Hub here is not cheap.
+
+    Only an absolute path (a maintainer's, inside the allow-listed data folders) is read here:
+    a relative one names a file in the repository, which is not on this machine.
+    """
+    path = Path(dataset)
+    if not path.is_absolute():
+        return None
     if path.suffix.lower() not in {".csv", ".parquet", ".jsonl", ".json"}:
         return None
     if not path.is_file() or path.stat().st_size > EXAMPLE_SOURCE_MAX_BYTES:

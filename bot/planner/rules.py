@@ -1,19 +1,23 @@
 """The deterministic planner: goal text + repository config + overrides -> a validated Plan.
 
 It picks the dataset, inspects it, splits it exactly as train.py will, runs the TF-IDF
-baseline and estimates time and cost. Untrusted text only ever selects among known values.
+baseline and estimates time and cost. Untrusted text only ever selects among known values, and
+which dataset references it may name (a Hub ID or a repository path, never a file on this
+machine) is decided by bot/research/sources.py before anything is read.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from bot.planner.schema import DEFAULT_MODEL, HUB_ID, Plan
+from bot.errors import UserError
+from bot.planner.schema import DEFAULT_MODEL, SCRIPTS_TO_ROOT, Plan
+from bot.research import sources
+from bot.research.sources import DatasetError, RepoFiles
 
 # Measured on a 2-core CPU: MiniLM-L6, batch 32, dynamic padding (README: benchmarks).
 SAMPLES_PER_SECOND = {"local-cpu": 45.0, "actions-cpu": 40.0}
@@ -23,12 +27,35 @@ CONFIG_KEYS = {  # .github/ml-intern.yml key -> Plan field
     "budget_minutes": "time_budget_minutes", "max_train_rows": "max_train_rows",
     "hardware": "hardware", "seed": "seed",
 }
-_PATH_IN_TEXT = re.compile(r"(?<![\w/.])((?:\.{0,2}/)?[\w./-]+\.(?:csv|parquet|jsonl))\b")
-_HUB_IN_TEXT = re.compile(r"`([A-Za-z0-9][\w.-]*/[\w.-]+)`|huggingface\.co/datasets/([\w.-]+/[\w.-]+)")
+NO_REPO_FILES = ("`{}` is a file in the repository, and this run cannot read the repository's files. "
+                 "Name a Hugging Face Hub dataset instead (e.g. `PolyAI/banking77`).")
+NOT_IN_REPO = ("The repository has no `{}` on its default branch. Commit the data there or fix the path, "
+               "or name a Hugging Face Hub dataset.")
+REPO_LINK = ("`{}` in the repository is, or holds, a symbolic link; I read only regular files from the "
+             "repository. Commit the data itself.")
 
 
-class PlanError(ValueError):
+class PlanError(UserError, ValueError):
     """The goal cannot be planned; the message tells the user what to change."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen dataset reference, why, and whether a maintainer named it (which decides what it may be)."""
+
+    reference: str
+    why: str
+    by_maintainer: bool
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where the chosen data is: what research reads on this machine, and what the scripts load."""
+
+    kind: sources.Kind
+    local: str  # a path on this machine, or a Hub ID
+    dataset: str  # Plan.dataset
+    in_repo: str | None = None  # Plan.dataset_in_repo
 
 
 @dataclass
@@ -43,26 +70,64 @@ def usable_goal(goal: str) -> bool:
     return len(words) >= 4
 
 
-def choose_dataset(goal: str, config: dict, overrides: dict, suggested: str | None = None) -> tuple[str, str]:
-    """The dataset and why: override, the issue text, config, the advisor's pick, then the catalog."""
-    from bot.research.data import catalog_lookup
+def choose_dataset(goal: str, config: dict, overrides: dict, suggested: str | None = None) -> Choice:
+    """The dataset and why: override, the issue text, config, the advisor's pick, then the catalog.
+
+    An issue that names a server path stops the plan right here, before anything reads the disk, even
+    when config names a dataset: a refusal must not quietly turn into a different plan.
+    """
+    from bot.research.data import catalog_lookup, load_catalog
 
     if overrides.get("dataset"):
-        return str(overrides["dataset"]), "chosen with `/plan dataset=…`"
-    for match in _HUB_IN_TEXT.finditer(goal):
-        return match.group(1) or match.group(2), "named in the issue"
-    match = _PATH_IN_TEXT.search(goal)
-    if match:
-        return match.group(1), "named in the issue"
+        return Choice(str(overrides["dataset"]), "chosen with `/plan dataset=…`", True)
+    known = [name for entry in load_catalog() for name in (entry["hub_id"], *entry.get("aliases", []))]
+    named = sources.references_in_text(goal, known)
+    if any(sources.classify(reference) == "server" for reference in named):
+        raise DatasetError(sources.ISSUE_SERVER_PATH)
+    if named:
+        return Choice(named[0], "named in the issue", False)
     if config.get("dataset"):
-        return str(config["dataset"]), "set in `.github/ml-intern.yml`"
+        return Choice(str(config["dataset"]), "set in `.github/ml-intern.yml`", True)
     if suggested:
-        return suggested, "suggested by the Claude planner among known text-classification datasets"
+        return Choice(suggested, "suggested by the Claude planner among known text-classification datasets", False)
     entries = catalog_lookup(goal)
     if entries:
-        return entries[0]["hub_id"], "best keyword match for the goal among known text-classification datasets"
-    raise PlanError("I could not tell which dataset to use. Name one in the issue (a Hub ID in backticks, "
-                    "e.g. `PolyAI/banking77`, or a CSV/Parquet/JSONL path), or comment `/plan dataset=<id or path>`.")
+        return Choice(entries[0]["hub_id"], "best keyword match for the goal among known text-classification "
+                      "datasets", False)
+    raise PlanError("I could not tell which dataset to use. Name one in the issue (a Hub ID such as "
+                    "`PolyAI/banking77`, or a CSV/Parquet/JSONL file in the repository such as `data/tickets.csv`), "
+                    "or comment `/plan dataset=<id or path>`.")
+
+
+def locate(choice: Choice, repo_files: RepoFiles | None, data_dirs: list[Path]) -> Located:
+    """Admit the reference for whoever named it, then find it: a Hub ID through the Hub or its offline
+    copy, a repository path through `repo_files` (never this machine's disk), a maintainer's server path
+    inside the data dirs."""
+    from bot.research import data
+
+    source = sources.admit(choice.reference, by_maintainer=choice.by_maintainer, data_dirs=data_dirs)
+    if source.kind == "server":
+        return Located("server", source.value, source.value)
+    if source.kind == "hub":
+        resolved = data.resolve_dataset(source.value, data_dirs)
+        if resolved != source.value:  # the catalog's offline copy: scripts run in a checkout elsewhere
+            resolved = str(Path(resolved).resolve())
+        return Located("hub", resolved, resolved)
+    local = _fetch(repo_files, source.value)
+    return Located("repo", str(local), SCRIPTS_TO_ROOT + source.value, source.value)
+
+
+def _fetch(repo_files: RepoFiles | None, path: str) -> Path:
+    """The repository's copy of `path`; plain files only, since a committed symlink could point anywhere."""
+    if repo_files is None:
+        raise PlanError(NO_REPO_FILES.format(path))
+    local = repo_files.fetch(path)
+    if local is None:
+        raise DatasetError(NOT_IN_REPO.format(path))
+    local = Path(local)
+    if local.is_symlink() or (local.is_dir() and any(p.is_symlink() for p in local.rglob("*"))):
+        raise DatasetError(REPO_LINK.format(path))
+    return local
 
 
 def _advice(advisor, goal: str) -> tuple[dict, list[str]]:
@@ -77,14 +142,18 @@ def _advice(advisor, goal: str) -> tuple[dict, list[str]]:
     return dict(advice.overrides), [f"Claude planner ({advice.model}) suggests: {line}" for line in advice.rationale]
 
 
-def make_plan(goal: str, config: dict | None = None, overrides: dict | None = None, advisor=None) -> PlanResult:
+def make_plan(goal: str, config: dict | None = None, overrides: dict | None = None, advisor=None, *,
+              repo_files: RepoFiles | None = None, data_dirs=None) -> PlanResult:
     """Research the goal and return a validated Plan with the evidence for the plan comment.
 
-    Precedence: `/plan` overrides, then `.github/ml-intern.yml`, then the optional advisor.
+    Precedence: `/plan` overrides, then `.github/ml-intern.yml`, then the optional advisor (the dataset:
+    see choose_dataset). `repo_files` fetches repository paths; `data_dirs` (default: default_data_dirs())
+    are where a maintainer's server paths may point.
     """
     from bot.research import baseline, data, inspect, models, splits
 
     config, overrides = config or {}, overrides or {}
+    dirs = [Path(d) for d in data_dirs] if data_dirs is not None else data.default_data_dirs()
     if not usable_goal(goal):
         raise PlanError("this issue has no usable goal: describe what to classify and, if you can, the "
                         "dataset (e.g. 'label support tickets by issue type using `bitext/...`').")
@@ -92,11 +161,9 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
     requested = {**configured, **overrides}
     measured_rate(str(requested.get("hardware", "local-cpu")), str(requested.get("model") or DEFAULT_MODEL))
     suggested, notes = _advice(advisor, goal)
-    source, why = choose_dataset(goal, config, overrides, suggested.pop("dataset", None))
-    resolved = data.resolve_dataset(source)
-    if Path(resolved).exists():  # scripts run in a checkout elsewhere: give them an absolute path
-        resolved = str(Path(resolved).resolve())
-    frames = data.load_frames(resolved)
+    choice = choose_dataset(goal, config, overrides, suggested.pop("dataset", None))
+    where = locate(choice, repo_files, dirs)
+    frames = data.load_frames(where.local)
     columns = set().union(*(frame.columns for frame in frames.values()))
     suggested = {k: v for k, v in suggested.items() if k not in ("text_column", "label_column") or v in columns}
     settings = {**suggested, **configured, **overrides}
@@ -108,27 +175,37 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
     parts = splits.split_frames(frames, found.text_column, found.label_column, val_size=0.1, test_size=0.1,
                                 seed=int(settings.get("seed", 42)), test_split=test_split)
     floor = baseline.run_baseline(parts)
-    plan = _build_plan(goal, source, resolved, found, parts, test_split, settings)
-    research = _evidence(plan, source, resolved, why, found, parts, floor)
+    plan = _build_plan(goal, _attribution(choice, where, dirs), where, found, parts, test_split, settings)
+    research = _evidence(plan, choice, where, found, parts, floor)
     research["choices"] += notes
     return PlanResult(plan, research, _examples(parts["train"]))
 
 
-def _build_plan(goal, source, resolved, found, parts, test_split, settings) -> Plan:
-    from bot.research.data import catalog_entry
+def _attribution(choice: Choice, where: Located, data_dirs: list[Path]) -> dict[str, str | None]:
+    """The Hub ID and licence to credit: a catalogued Hub ID, or an offline copy of one in a data dir."""
+    from bot.research.data import catalog_entry, catalog_entry_for_path
 
+    entry = None
+    if where.kind == "hub":
+        entry = catalog_entry(choice.reference)
+    elif where.kind == "server":
+        entry = catalog_entry_for_path(Path(where.local), data_dirs)
+    return {"dataset_name": (entry or {}).get("hub_id"), "dataset_license": (entry or {}).get("license")}
+
+
+def _build_plan(goal, attribution, where, found, parts, test_split, settings) -> Plan:
     labels = sorted({str(v) for v in parts["train"]["label"]} | {str(v) for v in parts["test"]["label"]})
     p99 = int(found.token_lengths.get("p99") or 64)
-    entry = catalog_entry(source) or {}
     fields: dict[str, Any] = {
-        "goal": next((line.strip() for line in goal.splitlines() if line.strip()), "")[:300], "dataset": resolved,
-        "dataset_name": entry.get("hub_id") or (source if HUB_ID.match(source) and resolved != source else None),
-        "dataset_license": entry.get("license"), "text_column": found.text_column,
+        "goal": next((line.strip() for line in goal.splitlines() if line.strip()), "")[:300],
+        "dataset": where.dataset, "dataset_in_repo": where.in_repo, **attribution,
+        "text_column": found.text_column,
         "label_column": found.label_column, "labels": labels, "test_split": test_split,
         "max_length": max(16, min(256, -(-p99 // 8) * 8)),
         "class_weights": bool(found.imbalance_ratio and found.imbalance_ratio > 3),
     }
-    fields.update({k: v for k, v in settings.items() if k not in ("text_column", "label_column")})
+    # `dataset` in settings is the raw reference from config or /plan; `where` already resolved it
+    fields.update({k: v for k, v in settings.items() if k not in ("dataset", "text_column", "label_column")})
     try:
         return Plan(**fields)
     except ValidationError as exc:
@@ -136,12 +213,14 @@ def _build_plan(goal, source, resolved, found, parts, test_split, settings) -> P
         raise PlanError(f"the plan is not valid: {problems}") from exc
 
 
-def _evidence(plan, source, resolved, why, found, parts, floor) -> dict[str, Any]:
+def _evidence(plan, choice, where, found, parts, floor) -> dict[str, Any]:
     rows = {name: len(frame) for name, frame in parts.items()}
     train_rows = min(rows["train"], plan.max_train_rows or rows["train"])
+    note = {"hub": "; offline copy used" if where.dataset != choice.reference else "",
+            "repo": "; read from the repository"}.get(where.kind, "")
     return {
-        "dataset": {"source": source, "resolved": resolved, "why": why,
-                    "note": f"{why}; offline copy used" if resolved != source else why},
+        "dataset": {"source": choice.reference, "resolved": plan.dataset, "why": choice.why,
+                    "note": choice.why + note},
         "inspection": found.to_dict(),
         "leakage_text": _leakage_text(found),
         "split_rows": rows,

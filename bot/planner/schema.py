@@ -12,12 +12,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+SCRIPTS_TO_ROOT = "../../"  # the PR's scripts live in ml-intern/issue-<n>/, two levels below the repository root
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?$")
 LOCAL_PATH = re.compile(r"^[\w./ ~+-]{1,400}$")
 COLUMN = re.compile(r"^[\w .-]{1,64}$")
 LABEL = re.compile(r"^[^\x00-\x1f`$\\]{1,100}$")
 REVISION = re.compile(r"^[\w./-]{1,100}$")
+
+
+def is_repo_path(value: str) -> bool:
+    """A normalised path relative to the repository root: LOCAL_PATH's characters, no leading `/` or `~`,
+    no empty, `.` or `..` part, so joined under a checkout it can only name something inside it."""
+    parts = value.split("/")
+    return bool(LOCAL_PATH.match(value)) and not value.startswith("~") and not {"", ".", ".."} & set(parts)
+
 
 Hardware = Literal["local-cpu", "actions-cpu", "hf-cpu-basic", "hf-t4-small", "hf-a10g-small"]
 
@@ -30,6 +39,7 @@ class Plan(BaseModel):
     goal: str = Field(max_length=300)
     dataset: str  # what train.py loads: a Hub ID, or a local file/folder path
     dataset_name: str | None = None  # the Hub ID to credit in the card when `dataset` is a local copy
+    dataset_in_repo: str | None = None  # the repository path when the data is a file in the repository
     dataset_config: str | None = None
     dataset_revision: str | None = None
     dataset_license: str | None = None
@@ -59,6 +69,13 @@ class Plan(BaseModel):
     def _dataset(cls, value: str | None) -> str | None:
         if value is not None and not (HUB_ID.match(value) or LOCAL_PATH.match(value)):
             raise ValueError(f"dataset {value!r} is neither a Hub ID nor a CSV/Parquet/JSONL path")
+        return value
+
+    @field_validator("dataset_in_repo")
+    @classmethod
+    def _in_repo(cls, value: str | None) -> str | None:
+        if value is not None and not is_repo_path(value):
+            raise ValueError(f"dataset_in_repo {value!r} is not a normalised path inside the repository")
         return value
 
     @field_validator("model")

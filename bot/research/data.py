@@ -4,6 +4,9 @@ Hub IDs go through `datasets.load_dataset` (the real path users take). These mac
 so a small catalog (catalog.json) maps known Hub IDs to local copies under a data dir
 (../shared/data by default); the same catalog ranks data sets for an issue's goal when the Hub
 search is unavailable. Every failure is a `DatasetError` whose message tells the user what to do.
+
+Which references may be read at all, and by whom, is decided first in sources.py; the functions
+here read what they are given, so untrusted references reach them only after `sources.admit`.
 """
 
 from __future__ import annotations
@@ -18,17 +21,18 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+# DatasetError lives in sources.py, the lowest layer, and is re-exported here where callers expect it.
+from bot.research.sources import EXTENSIONS, DatasetError, classify
+
 CATALOG = Path(__file__).with_name("catalog.json")
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EXTENSIONS = (".csv", ".parquet", ".jsonl", ".json")
 SPLIT_FILE = re.compile(r"^(train|test|validation|valid|dev|eval)([-_.].*)?$", re.IGNORECASE)
 SPLIT_ALIASES = {"valid": "validation", "dev": "validation", "eval": "validation"}
 NOT_FOUND = "dataset file not found: {} — pass a Hub ID or a path to a CSV/Parquet/JSONL file"
-OFFLINE = "the Hub is unreachable (offline) and {} is not in the offline catalog"
-
-
-class DatasetError(Exception):
-    """A data set could not be found or read; str(error) is a message for the issue author."""
+ASK = "check the ID, or comment `/plan dataset=<id>`"
+OFFLINE = "the Hub is unreachable (offline) and {} is not in the offline catalog or the Hub cache — " + ASK
+NOT_ON_HUB = "the Hugging Face Hub has no dataset {} (or it is private) — " + ASK
+HUB_PREFIX = "hf://datasets/"  # makes load_dataset go to the Hub even when a local folder has the same name
 
 
 # ---------------------------------------------------------------- offline catalog
@@ -41,22 +45,23 @@ def load_catalog() -> tuple[dict, ...]:
 
 
 def catalog_entry(source: str) -> dict | None:
-    """The catalog entry whose Hub ID, alias or short name is `source` (case-insensitive), if any."""
+    """The catalog entry whose Hub ID, alias or short name is `source` (case-insensitive), if any.
+
+    A match on names only: asking never touches the disk, so it is safe for untrusted text."""
     wanted = source.strip().lower()
     for entry in load_catalog():
         names = [entry["hub_id"], entry["name"], *entry.get("aliases", [])]
         if wanted in (n.lower() for n in names):
             return entry
-    return _entry_for_local_copy(Path(source.strip()).expanduser())
+    return None
 
 
-def _entry_for_local_copy(path: Path) -> dict | None:
-    """The entry whose offline copy is `path`, so a local file still gets its Hub attribution."""
-    if not path.exists():
-        return None
+def catalog_entry_for_path(path: Path, data_dirs=None) -> dict | None:
+    """The entry whose offline copy is the (admitted) local `path`, so it keeps its Hub attribution."""
+    dirs = [Path(d) for d in data_dirs] if data_dirs is not None else default_data_dirs()
     for entry in load_catalog():
-        local = _local_copy(entry, default_data_dirs())
-        if local is not None and local.resolve() == path.resolve():
+        local = _local_copy(entry, dirs)
+        if local is not None and local.resolve() == Path(path).resolve():
             return entry
     return None
 
@@ -91,10 +96,10 @@ def catalog_lookup(goal_text: str) -> list[dict]:
 
 
 def default_data_dirs() -> list[Path]:
-    """Where local copies live: $ML_INTERN_DATA_DIR, then ../shared/data from the cwd and the repo root."""
-    dirs = []
-    if os.environ.get("ML_INTERN_DATA_DIR"):
-        dirs.append(Path(os.environ["ML_INTERN_DATA_DIR"]).expanduser())
+    """Where local copies live, and the only server folders a maintainer may name: the folders in
+    $ML_INTERN_DATA_DIR (several, separated by os.pathsep), then ../shared/data from the cwd and the repo root."""
+    listed = os.environ.get("ML_INTERN_DATA_DIR", "").split(os.pathsep)
+    dirs = [Path(d).expanduser() for d in listed if d.strip()]
     dirs += [Path.cwd().parent / "shared" / "data", REPO_ROOT.parent / "shared" / "data"]
     unique: list[Path] = []
     for d in dirs:
@@ -128,10 +133,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def looks_local(source: str) -> bool:
-    """A path rather than a Hub ID: exists, has a data-file extension, or starts like a path."""
-    return (
-        Path(source).expanduser().exists() or source.lower().endswith(EXTENSIONS) or source.startswith((".", "/", "~"))
-    )
+    """A path rather than a Hub ID, told from the text alone (sources.classify), never by a lookup on disk."""
+    return classify(source) != "hub"
 
 
 def _hub_cached(hub_id: str) -> bool:
@@ -152,7 +155,9 @@ def _local_copy(entry: dict, data_dirs) -> Path | None:
 
 def resolve_dataset(source: str, data_dirs=None) -> str:
     """Return what to load: a local path as is, a Hub ID when the Hub (or its cache) can serve it,
-    else the catalog's local copy; DatasetError when none of these exists."""
+    else the catalog's local copy; DatasetError when none of these exists.
+
+    Local paths are looked up as given and under the data dirs: pass only admitted references."""
     dirs = [Path(d) for d in data_dirs] if data_dirs is not None else default_data_dirs()
     source = source.strip()
     if looks_local(source):
@@ -252,9 +257,11 @@ def load_frames(source: str, *, config=None, revision=None) -> dict[str, pd.Data
             raise DatasetError(NOT_FOUND.format(source))
         return _read_dir(path) if path.is_dir() else {"train": _read_file(path)}
     try:
-        return _hub_frames(source, config, revision)
+        return _hub_frames(HUB_PREFIX + source, config, revision)
     except Exception as exc:  # datasets raises DatasetNotFoundError, ConnectionError, OfflineModeIsEnabled...
         if hub_reachable():
+            if isinstance(exc, FileNotFoundError):  # DatasetNotFoundError is one
+                raise DatasetError(NOT_ON_HUB.format(source)) from exc
             raise DatasetError(f"could not load {source} from the Hub: {type(exc).__name__}: {exc}") from exc
         entry = catalog_entry(source)
         local = _local_copy(entry, default_data_dirs()) if entry else None

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from bot.errors import UserError
 from bot.research.splits import normalize_series
 
 MAX_CLASSES = 1000
@@ -58,7 +59,7 @@ GOAL_CUES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 GENERIC_LABEL_NAMES = ("label", "labels", "target", "class", "y", "category", "intent", "sentiment")
 
 
-class InspectionError(Exception):
+class InspectionError(UserError):
     """The data set cannot be used as is; the message says what the user can do."""
 
 

@@ -13,11 +13,13 @@ import os
 import shutil
 from pathlib import Path
 
+from bot.errors import UserError
+
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
 
 
-class ModelError(RuntimeError):
+class ModelError(UserError, RuntimeError):
     """A model could not be loaded; the message says what to do."""
 
 

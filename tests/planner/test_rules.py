@@ -1,11 +1,21 @@
 """The deterministic planner on real Bitext rows: choices, overrides, and failing closed."""
 
+import os
+
 import pytest
 
 from bot.planner.rules import PlanError, make_plan
 from bot.planner.schema import Plan
 
 GOAL = "Support tickets\n\nBuild a text classification model that labels customer support tickets by issue type."
+
+
+@pytest.fixture(autouse=True)
+def sample_folder_is_a_data_dir(monkeypatch, bitext_sample):
+    """These plans name the sample by its absolute path in `.github/ml-intern.yml` (a maintainer's server
+    path), which is read only inside an allow-listed data dir."""
+    listed = [os.environ.get("ML_INTERN_DATA_DIR", ""), str(bitext_sample.parent)]
+    monkeypatch.setenv("ML_INTERN_DATA_DIR", os.pathsep.join(d for d in listed if d))
 
 
 def test_goal_wording_picks_the_label_and_the_plan_is_valid(bitext_sample):

@@ -74,8 +74,9 @@ def test_offline_hub_ids_resolve_to_local_copies(offline):
 def test_offline_unknown_hub_id_is_a_clear_error(offline, tmp_path):
     with pytest.raises(DatasetError) as err:
         resolve_dataset("someone/unknown-tickets", data_dirs=[tmp_path])
-    assert (
-        str(err.value) == "the Hub is unreachable (offline) and someone/unknown-tickets is not in the offline catalog"
+    assert str(err.value) == (
+        "the Hub is unreachable (offline) and someone/unknown-tickets is not in the offline catalog or the Hub "
+        "cache — check the ID, or comment `/plan dataset=<id>`"
     )
     with pytest.raises(DatasetError, match="not in the offline catalog"):
         load_frames("someone/unknown-tickets")
@@ -130,3 +131,26 @@ def test_search_datasets_offline_uses_catalog_without_network(offline, monkeypat
     monkeypatch.setattr(data, "_can_connect", lambda *a: pytest.fail("offline must not touch the network"))
     assert search_datasets("customer support tickets")[0] == BITEXT
     assert search_datasets("banking intent")[0] == "PolyAI/banking77"
+
+
+def test_online_a_missing_hub_id_says_what_to_do_and_never_reads_a_local_folder(monkeypatch):
+    asked = []
+
+    def hub(source, config, revision):
+        asked.append(source)
+        raise FileNotFoundError("Dataset 'bot/research' doesn't exist on the Hub")  # as DatasetNotFoundError is
+
+    monkeypatch.setattr(data, "hub_reachable", lambda *a: True)
+    monkeypatch.setattr(data, "_hub_frames", hub)
+    with pytest.raises(DatasetError) as err:
+        load_frames("bot/research")  # also a folder in this checkout: load_dataset would read it as data
+    assert asked == ["hf://datasets/bot/research"]
+    assert str(err.value) == ("the Hugging Face Hub has no dataset bot/research (or it is private) — "
+                              "check the ID, or comment `/plan dataset=<id>`")
+
+
+def test_catalog_entry_matches_names_only_and_paths_are_matched_explicitly(monkeypatch):
+    monkeypatch.setattr(Path, "exists", lambda self: pytest.fail("a name lookup must not touch the disk"))
+    assert catalog_entry(str(DATA / "bitext" / "bitext.csv")) is None
+    monkeypatch.undo()
+    assert data.catalog_entry_for_path(DATA / "bitext" / "bitext.csv", [DATA])["hub_id"] == BITEXT

@@ -106,13 +106,19 @@ def test_md_filter_escapes_markdown():
     assert codegen.md("a | b\n<b>[x](y)") == "a \\| b \\<b\\>\\[x\\]\\(y\\)"
 
 
-def test_examples_come_from_a_small_local_dataset(tmp_path, monkeypatch):
+def test_examples_come_from_a_small_local_dataset(tmp_path):
     labels = write_bitext_sample(tmp_path / "data.csv", rows=60)
-    monkeypatch.chdir(tmp_path)
-    pairs = codegen.example_pairs(make_plan("data.csv", labels))
+    pairs = codegen.example_pairs(make_plan(str(tmp_path / "data.csv"), labels))
     assert pairs and {label for _, label in pairs} == set(labels)
     assert all(sum(1 for _, lab in pairs if lab == label) <= 2 for label in labels)
     assert codegen.example_pairs(make_plan("owner/hub-dataset", labels)) == []
+
+
+def test_a_relative_dataset_path_is_never_read_from_the_bots_own_disk(tmp_path, monkeypatch):
+    """A relative path names a file in the user's repository; the same name on the server means nothing."""
+    labels = write_bitext_sample(tmp_path / "data.csv", rows=60)
+    monkeypatch.chdir(tmp_path)
+    assert codegen.example_pairs(make_plan("data.csv", labels)) == []
 
 
 def test_app_is_rendered_only_when_its_template_exists(tmp_path, monkeypatch, plan):
