@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
-from bot.signature import redact
+from bot.errors import redact
 
 USAGE = 2  # exit status for a misconfigured step, as argparse uses
 

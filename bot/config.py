@@ -6,10 +6,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.errors import UserError
+
 DEFAULT_API_URL = "https://api.github.com"
 
 
-class ConfigError(RuntimeError):
+class ConfigError(UserError):
     """A required setting is missing or unusable; the message says which and how to set it."""
 
 
@@ -24,6 +26,7 @@ class Settings:
     workdir: Path = Path(".ml-intern")
     publish_target: Path | None = None  # local folder laid out like the Hub; None = the real Hub
     hf_namespace: str | None = None
+    retry_base_s: float = 5.0  # first wait before a delivery that hit an outage is tried again (doubles after)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -40,6 +43,7 @@ class Settings:
             workdir=Path(env.get("ML_INTERN_WORKDIR") or ".ml-intern"),
             publish_target=Path(target) if target else None,
             hf_namespace=env.get("ML_INTERN_HF_NAMESPACE") or None,
+            retry_base_s=_seconds(env, "ML_INTERN_RETRY_BASE_S", 5.0),
         )
 
     def require_token(self) -> str:
@@ -47,3 +51,16 @@ class Settings:
         if not self.github_token:
             raise ConfigError("GITHUB_TOKEN is not set: export a token with issues, pull-requests and contents write access")
         return self.github_token
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds")
+    return value

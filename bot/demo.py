@@ -47,18 +47,6 @@ def choose_dataset(dataset: str | None, online: bool) -> str:
                     "ML_INTERN_DATA_DIR to a folder holding bitext/bitext.csv.")
 
 
-def prepare_offline_model(workdir: Path, online: bool) -> None:
-    """Offline, lay the pip-installed MiniLM weights out as a Hub cache so from_pretrained works."""
-    if online:
-        return
-    from bot.research.models import ensure_offline_model
-
-    hf_home = Path(os.environ.get("HF_HOME") or workdir / "hf-home")
-    ensure_offline_model(hf_home)
-    os.environ["HF_HOME"] = str(hf_home)
-    os.environ["HF_HUB_OFFLINE"] = "1"
-
-
 def run_demo(dataset: str | None, workdir: Path, serve: bool = False) -> int:
     from bot.research.data import hub_reachable
 
@@ -72,7 +60,9 @@ def run_demo(dataset: str | None, workdir: Path, serve: bool = False) -> int:
         return 2
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    prepare_offline_model(workdir, online)
+    from bot.offline import prepare_offline
+
+    prepare_offline(workdir / "hf-home", online)
     say(f"ml-intern-bot demo: the origin story on a local forge ({'online' if online else 'offline'})")
     say(f"data set: {dataset}")
     from bot.playground import world

@@ -1,103 +1,45 @@
-"""The GitHub App webhook server: verify, dedupe, acknowledge at once, work per issue in the background.
+"""The GitHub App webhook server: verify, persist, acknowledge at once, work per issue in the background.
 
 Delivery format: https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers
+The body is read in chunks up to GitHub's 25 MB cap, its signature checked before it is parsed,
+and its shape checked before it is acknowledged: a delivery is either refused with a status that
+says why (and can be sent again), or persisted in the inbox before the 202 goes out.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
-import threading
-import traceback
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.config import ConfigError, Settings
-from bot.core.events import issue_for_branch
-from bot.dedupe import DeliveryLog
-from bot.signature import redact, verify_signature
+from bot.core.events import MalformedEvent, goal_number, parse_event
+from bot.errors import redact
+from bot.inbox import Delivery, Inbox
+from bot.signature import PREFIX, signer
+from bot.workers import BUG_ATTEMPTS, WorkerPool  # noqa: F401 -- BUG_ATTEMPTS: the server's documented policy
+from runners.local import stop_all as stop_runs
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 MAX_PARALLEL = 4  # issues worked on at the same time; the rest wait their turn in order
+STOP_GRACE_S = 20.0  # on SIGTERM, running handlers get this long; the rest stays pending for the next start
 Handler = Callable[..., None]
-Job = tuple[str, dict, str]  # (event name, payload, delivery id)
 
 
-class IssueQueues:
-    """One FIFO per key, drained by its own thread: one key in order, different keys in parallel."""
+class Refused(Exception):
+    """A delivery the server answers with an error status; nothing was stored, so it may be sent again."""
 
-    def __init__(self, run: Callable[[Job], None]) -> None:
-        self._run = run
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._pending: dict[Hashable, deque[Job]] = {}
-
-    def submit(self, key: Hashable, job: Job) -> None:
-        """Queue behind earlier work for the same key, or start a worker for a key at rest."""
-        with self._lock:
-            if key in self._pending:
-                self._pending[key].append(job)
-                return
-            self._pending[key] = deque([job])
-        threading.Thread(target=self._drain, args=(key,), name=f"ml-intern-{key}", daemon=True).start()
-
-    def _drain(self, key: Hashable) -> None:
-        while True:
-            with self._lock:
-                queue = self._pending[key]
-                if not queue:
-                    del self._pending[key]
-                    self._idle.notify_all()
-                    return
-                job = queue.popleft()
-            self._run(job)
-
-    def busy(self) -> int:
-        """How many keys still have work queued or running."""
-        with self._lock:
-            return len(self._pending)
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait until every queue is drained; False when the timeout came first."""
-        with self._idle:
-            return self._idle.wait_for(lambda: not self._pending, timeout)
-
-
-def issue_key(payload: dict) -> tuple[str, int | None]:
-    """(repo, issue or PR number); events without one share a per-repository queue."""
-    repo = (payload.get("repository") or {}).get("full_name") or ""
-    branch_issue = issue_for_branch(((payload.get("pull_request") or {}).get("head") or {}).get("ref") or "")
-    if branch_issue is not None:
-        return repo, branch_issue  # a push to the bot's PR belongs to the goal issue's queue
-    for field in ("issue", "pull_request"):
-        item = payload.get(field)
-        if isinstance(item, dict) and isinstance(item.get("number"), int):
-            return repo, item["number"]
-    return repo, None
-
-
-def _runner(handler: Handler, settings: Settings, max_parallel: int) -> Callable[[Job], None]:
-    slots = threading.BoundedSemaphore(max_parallel)  # many busy issues must not exhaust the machine
-
-    def run(job: Job) -> None:
-        event, payload, delivery = job
-        try:
-            with slots:
-                handler(event, payload, settings=settings)
-        except Exception:  # noqa: BLE001 -- a crash is logged and the worker moves on to the next event
-            log.error(
-                "handler failed on %s (delivery %s):\n%s", event, delivery, redact(traceback.format_exc(), settings)
-            )
-
-    return run
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
 
 
 def _check(settings: Settings) -> None:
@@ -114,11 +56,56 @@ def _error(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-def _parse(body: bytes, content_type: str) -> Any:
-    """The payload; GitHub sends JSON, or a form field `payload` when the hook says so."""
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        body = parse_qs(body.decode("utf-8")).get("payload", [""])[0].encode("utf-8")
-    return json.loads(body)
+async def read_signed_body(request: Request, secret: str) -> bytes:
+    """The raw body, read in chunks up to MAX_BODY, with its HMAC computed on the way; Refused otherwise."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise Refused(413, "payload larger than GitHub's 25 MB limit")
+    header = request.headers.get("x-hub-signature-256") or ""
+    if not header.startswith(PREFIX):
+        raise Refused(401, "missing or invalid X-Hub-Signature-256")
+    mac, chunks, size = signer(secret), [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Refused(413, "payload larger than GitHub's 25 MB limit")
+        mac.update(chunk)
+        chunks.append(chunk)
+    expected = (PREFIX + mac.hexdigest()).encode("ascii")
+    if not hmac.compare_digest(expected, header.strip().encode("utf-8", "replace")):
+        raise Refused(401, "missing or invalid X-Hub-Signature-256")
+    return b"".join(chunks)
+
+
+def parse_payload(body: bytes, content_type: str) -> dict:
+    """The payload object; GitHub sends JSON, or a form field `payload` when the hook says so."""
+    try:
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            body = parse_qs(body.decode("utf-8")).get("payload", [""])[0].encode("utf-8")
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise Refused(400, f"body is not valid JSON: {str(exc)[:200]}") from None
+    if not isinstance(payload, dict):
+        raise Refused(400, "payload must be a JSON object")
+    return payload
+
+
+def route(event: str, payload: dict, bot_login: str) -> str | None:
+    """The queue key (`owner/repo#issue`) of a delivery, None when the bot has nothing to do with it."""
+    try:
+        parsed = parse_event(event, payload)
+    except MalformedEvent as exc:
+        raise Refused(400, f"malformed {event} payload: {exc}") from None
+    if parsed is None:
+        return None
+    return f"{parsed.repo}#{goal_number(parsed, bot_login)}"
+
+
+def _work(handler: Handler, settings: Settings) -> Callable[[Delivery], None]:
+    def work(delivery: Delivery) -> None:
+        handler(delivery.event, delivery.payload, settings=settings)
+
+    return work
 
 
 def create_app(settings: Settings, handler: Handler | None = None, *, max_parallel: int = MAX_PARALLEL) -> FastAPI:
@@ -126,46 +113,58 @@ def create_app(settings: Settings, handler: Handler | None = None, *, max_parall
     _check(settings)
     if handler is None:
         from bot.handler import handle_event as handler
-    deliveries = DeliveryLog(settings.workdir / "deliveries.sqlite")
-    queues = IssueQueues(_runner(handler, settings, max_parallel))
+        from bot.handler import warm_up
+
+        warm_up()
+    inbox = Inbox(settings.workdir / "deliveries.sqlite")
+    workers = WorkerPool(inbox, _work(handler, settings), size=max_parallel, retry_base_s=settings.retry_base_s,
+                         redact=lambda text: redact(text, settings))
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workers.start()
         yield
-        if queues.busy():
-            log.warning("shutting down with %d issue queue(s) unfinished; /retry on the issue resumes", queues.busy())
-        deliveries.close()
+        app.state.stopping = True
+        stop_runs()  # a run cannot finish in the grace period: stop it now, `/retry` resumes it
+        left = workers.stop(STOP_GRACE_S)
+        if left:
+            log.warning("stopped with %d issue(s) still running; their deliveries stay pending and resume "
+                        "at the next start (`/retry` on the issue resumes interrupted work)", len(left))
+        inbox.close()
 
     app = FastAPI(title="ml-intern-bot", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.state.queues, app.state.deliveries = queues, deliveries
+    app.state.workers, app.state.inbox, app.state.stopping = workers, inbox, False
 
     @app.get("/healthz")
     def healthz() -> dict:
-        return {"status": "ok", "busy": queues.busy()}
+        return {"status": "stopping" if app.state.stopping else "ok", "busy": workers.busy(),
+                "deliveries": inbox.counts()}
 
     @app.post("/webhook")
     async def webhook(request: Request) -> JSONResponse:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _error(413, "payload larger than GitHub's 25 MB limit")
-        if not verify_signature(settings.webhook_secret or "", body, request.headers.get("X-Hub-Signature-256")):
-            return _error(401, "missing or invalid X-Hub-Signature-256")
+        if app.state.stopping:
+            return _error(503, "the server is shutting down; redeliver this delivery once it is back")
+        try:
+            return _accept(request, await read_signed_body(request, settings.webhook_secret or ""))
+        except Refused as refused:
+            return _error(refused.status, refused.detail)
+
+    def _accept(request: Request, body: bytes) -> JSONResponse:
         event = request.headers.get("X-GitHub-Event")
         delivery = request.headers.get("X-GitHub-Delivery")
         if not event or not delivery:
-            return _error(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
-        try:
-            payload = _parse(body, request.headers.get("content-type", ""))
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"body is not valid JSON: {exc}")
-        if not isinstance(payload, dict):
-            return _error(400, "payload must be a JSON object")
+            raise Refused(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
+        payload = parse_payload(body, request.headers.get("content-type", ""))
         if event == "ping":
             return JSONResponse({"status": "pong", "zen": payload.get("zen")})
-        if not deliveries.first_time(delivery, event):
+        key = route(event, payload, settings.bot_login)
+        if key is None:
+            return JSONResponse({"status": "ignored", "delivery": delivery})
+        status = inbox.accept(delivery, event, key, payload)
+        if status == "duplicate":
             return JSONResponse({"status": "duplicate", "delivery": delivery})
-        queues.submit(issue_key(payload), (event, payload, delivery))
-        return JSONResponse({"status": "accepted", "delivery": delivery}, status_code=202)
+        workers.wake()
+        return JSONResponse({"status": status, "delivery": delivery}, status_code=202)
 
     return app
 
@@ -174,6 +173,11 @@ def serve(settings: Settings, port: int = 8000, host: str = "0.0.0.0") -> None:
     """Run the webhook server (`ml-intern-bot serve`); every request must carry a valid signature."""
     import uvicorn
 
-    app = create_app(settings)
+    from bot.offline import hub_online, prepare_offline
+
+    _check(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=host, port=port)
+    if prepare_offline(settings.workdir / "hf-home", hub_online()):
+        log.info("the Hub is unreachable: working offline with the packaged %s", "all-MiniLM-L6-v2")
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=int(STOP_GRACE_S) + 5)

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
 
 PREFIX = "sha256="
 
 
+def signer(secret: str) -> hmac.HMAC:
+    """An HMAC-SHA256 to feed the body into chunk by chunk, as it arrives."""
+    return hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+
+
 def sign(secret: str, body: bytes) -> str:
     """The `X-Hub-Signature-256` value GitHub would send for this body."""
-    return PREFIX + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    mac = signer(secret)
+    mac.update(body)
+    return PREFIX + mac.hexdigest()
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
@@ -24,12 +30,3 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     expected = sign(secret, body).encode("ascii")
     # compare_digest keeps the comparison constant-time; bytes so any header text is comparable.
     return hmac.compare_digest(expected, header.strip().encode("utf-8", "replace"))
-
-
-def redact(text: str, settings: object, extra: Iterable[str | None] = ()) -> str:
-    """Blank out every secret the settings hold, so a traceback or error can be logged."""
-    names = ("github_token", "webhook_secret", "hf_token", "anthropic_api_key")
-    for secret in [*(getattr(settings, n, None) for n in names), *extra]:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

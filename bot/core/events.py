@@ -47,6 +47,8 @@ class CommentEvent:
     on_pull_request: bool
     issue_title: str = ""
     issue_body: str = ""
+    created_at: str = ""  # GitHub's ISO 8601 time of the comment, to compare with what the bot announced
+    pr_author: str = ""  # who opened the PR, for a comment on a PR
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Facts:
     bot_login: str
     permission: str | None = None  # sender's repository permission: admin|maintain|write|triage|read|none
     pr_head_sha: str | None = None
+    new_commits: tuple[str, ...] = ()  # commits on the PR after the smoke-tested one, e.g. "`abc1234` by @x"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,64 +83,114 @@ def issue_for_branch(ref: str) -> int | None:
 
 
 def parse_event(name: str, payload: Any) -> Event | None:
-    """Turn a delivery into an Event, None when the bot has nothing to do with it."""
+    """Turn a delivery into an Event, None when the bot has nothing to do with it.
+
+    Types are checked strictly (an issue number is an int, never `true` or "5"), so a signed
+    payload of the wrong shape is refused as malformed instead of being misread.
+    """
     if not isinstance(payload, dict):
         raise MalformedEvent("the payload is not a JSON object")
-    try:
-        if name == "issues":
-            return _issue(payload)
-        if name == "issue_comment":
-            return _comment(payload)
-        if name == "pull_request":
-            return _push(payload)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedEvent(f"{name} payload is missing or has a bad field: {exc}") from exc
-    return None
+    parse = {"issues": _issue, "issue_comment": _comment, "pull_request": _push}.get(name)
+    return parse(payload) if parse else None
 
 
-def _actor(user: dict) -> Actor:
-    return Actor(login=str(user["login"]), type=str(user.get("type") or "User"))
+def _field(obj: dict, key: str, kind: type | tuple[type, ...], where: str, *, optional: bool = False) -> Any:
+    """obj[key] of the given JSON type; MalformedEvent naming the field otherwise."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        value = None  # JSON true/false is not a number, whatever Python's bool says
+    if not isinstance(value, kind):
+        raise MalformedEvent(f"`{where}{key}` is missing or is not {_KIND_NAMES.get(kind, 'valid')}")
+    return value
+
+
+_KIND_NAMES: dict[Any, str] = {int: "an integer", str: "a string", dict: "an object", list: "an array"}
+
+
+def _text(obj: dict, key: str, where: str) -> str:
+    return _field(obj, key, str, where, optional=True) or ""
+
+
+def _actor(payload: dict) -> Actor:
+    sender = _field(payload, "sender", dict, "")
+    return Actor(login=_field(sender, "login", str, "sender."), type=_text(sender, "type", "sender.") or "User")
 
 
 def _repo(payload: dict) -> str:
-    return str(payload["repository"]["full_name"])
+    return _field(_field(payload, "repository", dict, ""), "full_name", str, "repository.")
+
+
+def _labels(issue: dict) -> tuple[str, ...]:
+    labels = _field(issue, "labels", list, "issue.", optional=True) or []
+    return tuple(_field(label, "name", str, "issue.labels[].") for label in labels)
 
 
 def _issue(payload: dict) -> IssueEvent | None:
-    if payload["action"] not in {"opened", "edited", "labeled", "reopened"}:
+    action = _field(payload, "action", str, "")
+    issue = _field(payload, "issue", dict, "")
+    if action not in {"opened", "edited", "labeled", "reopened"} or issue.get("pull_request"):
         return None
-    issue = payload["issue"]
-    if issue.get("pull_request"):
-        return None
+    label = _field(payload, "label", dict, "", optional=True)
     return IssueEvent(
-        repo=_repo(payload), number=int(issue["number"]), action=payload["action"],
-        title=str(issue.get("title") or ""), body=str(issue.get("body") or ""),
-        labels=tuple(str(label["name"]) for label in issue.get("labels") or []),
-        sender=_actor(payload["sender"]),
-        label=(payload.get("label") or {}).get("name"),
+        repo=_repo(payload), number=_field(issue, "number", int, "issue."), action=action,
+        title=_text(issue, "title", "issue."), body=_text(issue, "body", "issue."),
+        labels=_labels(issue), sender=_actor(payload),
+        label=_field(label, "name", str, "label.") if label else None,
     )
 
 
 def _comment(payload: dict) -> CommentEvent | None:
-    if payload["action"] != "created":
+    action = _field(payload, "action", str, "")
+    issue, comment = _field(payload, "issue", dict, ""), _field(payload, "comment", dict, "")
+    if action != "created":
         return None
-    issue, comment = payload["issue"], payload["comment"]
+    on_pull = bool(issue.get("pull_request"))
+    author = _field(issue, "user", dict, "issue.", optional=True) or {}
     return CommentEvent(
-        repo=_repo(payload), number=int(issue["number"]), comment_id=int(comment["id"]),
-        body=str(comment.get("body") or ""), sender=_actor(payload["sender"]),
-        on_pull_request=bool(issue.get("pull_request")),
-        issue_title=str(issue.get("title") or ""), issue_body=str(issue.get("body") or ""),
+        repo=_repo(payload), number=_field(issue, "number", int, "issue."),
+        comment_id=_field(comment, "id", int, "comment."), body=_text(comment, "body", "comment."),
+        sender=_actor(payload), on_pull_request=on_pull,
+        issue_title=_text(issue, "title", "issue."), issue_body=_text(issue, "body", "issue."),
+        created_at=_text(comment, "created_at", "comment."),
+        pr_author=_text(author, "login", "issue.user.") if on_pull else "",
     )
 
 
 def _push(payload: dict) -> PushEvent | None:
-    if payload["action"] != "synchronize":
+    action = _field(payload, "action", str, "")
+    pull = _field(payload, "pull_request", dict, "")
+    head = _field(pull, "head", dict, "pull_request.")
+    if action != "synchronize":
         return None
-    pull = payload["pull_request"]
-    issue_number = issue_for_branch(pull["head"]["ref"])
+    issue_number = issue_for_branch(_field(head, "ref", str, "pull_request.head."))
     if issue_number is None:
         return None
     return PushEvent(
-        repo=_repo(payload), pr_number=int(pull["number"]), issue_number=issue_number,
-        head_sha=str(pull["head"]["sha"]), sender=_actor(payload["sender"]),
+        repo=_repo(payload), pr_number=_field(pull, "number", int, "pull_request."), issue_number=issue_number,
+        head_sha=_field(head, "sha", str, "pull_request.head."), sender=_actor(payload),
     )
+
+
+def pr_marker(number: int) -> str:
+    """The hidden line in the bot's PR body that names its goal issue (read back by `goal_number`)."""
+    return f"<!-- ml-intern:pr issue={number} -->"
+
+
+_PR_MARKER = re.compile(r"<!-- ml-intern:pr issue=(\d+) -->")
+
+
+def goal_number(event: Event, bot_login: str) -> int | None:
+    """The goal issue an event belongs to: the one queue key for everything about that issue.
+
+    A comment on the bot's own PR belongs to the issue its body's marker names; a PR the bot did
+    not open keeps its own number (the handler then ignores comments on it).
+    """
+    if isinstance(event, PushEvent):
+        return event.issue_number
+    if isinstance(event, CommentEvent) and event.on_pull_request:
+        found = _PR_MARKER.search(event.issue_body)
+        if found and event.pr_author.lower() == bot_login.lower():
+            return int(found.group(1))
+    return event.number

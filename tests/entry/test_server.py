@@ -61,7 +61,9 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
 
 
 def issue_payload(number: int, event_id: str, repo: str = "octo/ml") -> dict:
-    return {"action": "opened", "id": event_id, "issue": {"number": number}, "repository": {"full_name": repo}}
+    """An `issues` opened payload with the fields the bot reads (`id` lets the fake handler tell events apart)."""
+    return {"action": "opened", "id": event_id, "issue": {"number": number, "title": "t", "body": "b"},
+            "repository": {"full_name": repo}, "sender": {"login": "alice", "type": "User"}}
 
 
 def post(client, payload=None, *, event="issues", delivery=None, secret=SECRET, body=None, headers=None):
@@ -83,11 +85,14 @@ def app_with(tmp_path):
     """Build an app around a fake handler; returns (client, handler, app)."""
     clients = []
 
-    def build(handler=None, max_parallel=server.MAX_PARALLEL, **overrides):
+    def build(handler=None, max_parallel=server.MAX_PARALLEL, *, started=True, **overrides):
         handler = handler or Recorder()
+        overrides.setdefault("retry_base_s", 0.01)
         app = server.create_app(make_settings(tmp_path, **overrides), handler=handler, max_parallel=max_parallel)
-        client = TestClient(app).__enter__()
-        clients.append(client)
+        client = TestClient(app)
+        if started:  # entering the client runs the lifespan, which starts the workers
+            client.__enter__()
+            clients.append(client)
         return client, handler, app
 
     yield build
@@ -96,7 +101,7 @@ def app_with(tmp_path):
 
 
 def drain(app, timeout=10.0):
-    assert app.state.queues.join(timeout), "background work did not finish in time"
+    assert app.state.workers.join(timeout), "background work did not finish in time"
 
 
 def test_signed_delivery_is_accepted_at_once_and_handled_in_the_background(app_with):
@@ -136,11 +141,24 @@ def test_wrong_signature_is_401_and_the_handler_is_not_called(app_with):
 def test_repeated_delivery_id_is_handled_once(app_with):
     client, handler, app = app_with()
     assert post(client, issue_payload(1, "a"), delivery="same").status_code == 202
+    drain(app)
     again = post(client, issue_payload(1, "a"), delivery="same")
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
     drain(app)
     assert len(handler.calls) == 1
+
+
+def test_a_redelivery_of_a_delivery_still_waiting_is_acknowledged_and_runs_once(app_with):
+    gate = threading.Event()
+    client, handler, app = app_with(Recorder(hook=lambda _e, p: p["id"] == "first" and gate.wait(10)))
+    post(client, issue_payload(1, "first"))
+    assert post(client, issue_payload(1, "waiting"), delivery="w").status_code == 202
+    again = post(client, issue_payload(1, "waiting"), delivery="w")
+    assert again.status_code == 202 and again.json()["status"] == "pending"
+    gate.set()
+    drain(app)
+    assert [payload["id"] for _, payload in handler.calls] == ["first", "waiting"]
 
 
 def test_dedupe_survives_a_restart(tmp_path, app_with):
@@ -263,16 +281,114 @@ def test_default_handler_is_the_bots_handle_event(tmp_path, monkeypatch):
     assert recorder.calls == [("issues", issue_payload(9, "default"))]
 
 
-def test_pull_request_events_are_keyed_by_the_pr_number():
-    pr = {"action": "synchronize", "pull_request": {"number": 7}, "repository": {"full_name": "o/r"}}
-    assert server.issue_key(pr) == ("o/r", 7)
-    assert server.issue_key({"repository": {"full_name": "o/r"}}) == ("o/r", None)
+def _examples():
+    return {group["name"]: group["examples"] for group in json.loads(EXAMPLES.read_text())}
 
 
-def test_real_github_payloads_are_keyed_by_their_issue():
-    examples = {group["name"]: group["examples"] for group in json.loads(EXAMPLES.read_text())}
-    comment = examples["issue_comment"][0]
-    assert server.issue_key(comment) == (comment["repository"]["full_name"], comment["issue"]["number"])
+def test_a_push_to_the_bots_branch_is_queued_with_its_goal_issue():
+    sync = json.loads(json.dumps(next(e for e in _examples()["pull_request"] if e["action"] == "synchronize")))
+    sync["pull_request"]["head"]["ref"] = "ml-intern/issue-12"
+    assert server.route("pull_request", sync, "ml-intern[bot]") == f"{sync['repository']['full_name']}#12"
+
+
+def test_a_comment_on_the_bots_pr_is_queued_with_its_goal_issue_but_a_strangers_marker_is_not():
+    from bot.core.events import pr_marker
+
+    comment = json.loads(json.dumps(_examples()["issue_comment"][0]))
+    repo = comment["repository"]["full_name"]
+    assert server.route("issue_comment", comment, "ml-intern[bot]") == f"{repo}#{comment['issue']['number']}"
+    comment["issue"].update(pull_request={"url": "x"}, number=40, body=f"scripts\n{pr_marker(12)}")
+    comment["issue"]["user"] = {"login": "ml-intern[bot]", "type": "Bot"}
+    assert server.route("issue_comment", comment, "ml-intern[bot]") == f"{repo}#12"
+    comment["issue"]["user"] = {"login": "mallory", "type": "User"}
+    assert server.route("issue_comment", comment, "ml-intern[bot]") == f"{repo}#40"
+
+
+def test_events_the_bot_does_not_act_on_are_answered_and_not_stored(app_with):
+    client, handler, app = app_with()
+    response = post(client, {"action": "created", "repository": {"full_name": "o/r"}}, event="star")
+    assert response.status_code == 200 and response.json()["status"] == "ignored"
+    drain(app)
+    assert handler.calls == [] and app.state.inbox.counts() == {}
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda p: p.update(repository="octo/ml"), "repository"),
+    (lambda p: p["issue"].update(number=True), "issue.number"),
+    (lambda p: p["issue"].update(number="5"), "issue.number"),
+    (lambda p: p.pop("sender"), "sender"),
+])
+def test_a_signed_payload_of_the_wrong_shape_is_400_and_does_not_burn_its_delivery(app_with, change, field):
+    client, handler, app = app_with()
+    bad = issue_payload(1, "bad")
+    change(bad)
+    response = post(client, bad, delivery="shape-1")
+    assert response.status_code == 400 and field in response.json()["detail"]
+    assert post(client, issue_payload(1, "good"), delivery="shape-1").status_code == 202
+    drain(app)
+    assert [payload["id"] for _, payload in handler.calls] == ["good"]
+
+
+def test_deeply_nested_json_is_400_not_a_crash(app_with):
+    client, handler, _ = app_with()
+    response = post(client, body=b"[" * 100_000 + b"]" * 100_000)
+    assert response.status_code == 400
+    assert handler.calls == []
+
+
+def test_a_body_declared_over_25_mb_is_refused_before_it_is_read(app_with):
+    client, handler, _ = app_with()
+    response = post(client, body=b"{}", headers={"Content-Length": str(26 * 1024 * 1024)}, secret=None)
+    assert response.status_code == 413
+    assert handler.calls == []
+
+
+def test_acknowledged_deliveries_survive_a_stop_before_they_ran(app_with):
+    """Regression: the work lived only in memory, so a kill lost acknowledged deliveries."""
+    client, _, stopped = app_with(started=False)
+    for n in range(5):
+        assert post(client, issue_payload(n, f"e{n}"), delivery=f"d{n}").status_code == 202
+    assert stopped.state.inbox.counts() == {"pending": 5}
+    stopped.state.inbox.close()
+    restarted, handler, app = app_with()
+    drain(app)
+    assert sorted(payload["id"] for _, payload in handler.calls) == [f"e{n}" for n in range(5)]
+    assert app.state.inbox.counts() == {"done": 5}
+    assert post(restarted, issue_payload(0, "e0"), delivery="d0").json()["status"] == "duplicate"
+
+
+def test_a_transient_failure_is_tried_again_later_in_order(app_with):
+    import requests
+
+    failures = [requests.ConnectionError("GitHub is down")] * 2
+
+    def hook(_event, payload):
+        if payload["id"] == "first" and failures:
+            raise failures.pop()
+
+    client, handler, app = app_with(Recorder(hook=hook))
+    post(client, issue_payload(1, "first"))
+    post(client, issue_payload(1, "second"))
+    drain(app)
+    assert [payload["id"] for _, payload in handler.calls] == ["first", "first", "first", "second"]
+    assert app.state.inbox.counts() == {"done": 2}
+
+
+def test_a_delivery_set_aside_after_repeated_crashes_can_be_redelivered(app_with):
+    crash = [True]
+
+    def hook(_event, payload):
+        if crash[0]:
+            raise RuntimeError("bug")
+
+    client, handler, app = app_with(Recorder(hook=hook))
+    post(client, issue_payload(1, "x"), delivery="again")
+    drain(app)
+    assert len(handler.calls) == server.BUG_ATTEMPTS and app.state.inbox.counts() == {"dead": 1}
+    crash[0] = False
+    assert post(client, issue_payload(1, "x"), delivery="again").json()["status"] == "requeued"
+    drain(app)
+    assert app.state.inbox.counts() == {"done": 1}
 
 
 def test_a_crashing_handler_is_logged_without_secrets_and_the_next_event_still_runs(app_with, caplog):
@@ -281,11 +397,11 @@ def test_a_crashing_handler_is_logged_without_secrets_and_the_next_event_still_r
             raise RuntimeError(f"GitHub said no to token {TOKEN} and secret {SECRET}")
 
     client, handler, app = app_with(Recorder(hook=hook))
-    with caplog.at_level(logging.ERROR, logger="bot.server"):
+    with caplog.at_level(logging.ERROR, logger="bot.workers"):
         post(client, issue_payload(1, "boom"))
         post(client, issue_payload(1, "after"))
         drain(app)
-    assert [payload["id"] for _, payload in handler.calls] == ["boom", "after"]
+    assert [payload["id"] for _, payload in handler.calls] == ["boom"] * server.BUG_ATTEMPTS + ["after"]
     assert handler.span("after")[1] > 0
     logged = caplog.text
     assert "handler failed on issues" in logged and "RuntimeError" in logged
