@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +20,9 @@ from pathlib import Path
 from bot.artifacts import shipped_eval, shipped_key
 from bot.config import Settings
 from bot.core import effects as fx
-from bot.core.events import BRANCH_PREFIX
+from bot.core.events import BRANCH_PREFIX, pr_marker
 from bot.core.render import render
+from bot.errors import Interrupted
 from bot.github import RepoClient
 from bot.planner.schema import Plan
 
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
 EVAL_ALLOWANCE_S = 300.0  # evaluate.py runs after the training budget
 RESEARCH_FILE = "research.json"  # the plan's evidence, committed with the scripts and read by the card
+RESULT_FILE = "result.json"  # how a run ended, written before it is reported: a bot that dies in between can report it
 _running: dict[tuple[str, int], object] = {}
 _running_lock = threading.Lock()
 
@@ -51,9 +54,11 @@ class Executor:
 
     def research(self, effect: fx.Research) -> fx.Outcome:
         from bot.planner.rules import make_plan
+        from bot.research.data import default_data_dirs
 
         config = self.client.read_config()
-        result = make_plan(effect.goal, config, effect.overrides, advisor=self._advisor())
+        result = make_plan(effect.goal, config, effect.overrides, advisor=self._advisor(),
+                           repo_files=RepoData(self.client, self.repo_data), data_dirs=default_data_dirs())
         research = {**result.research, "examples": result.examples}
         return fx.Planned(result.plan.model_dump(), research)
 
@@ -74,43 +79,91 @@ class Executor:
         files = render_pr_files(plan, examples=effect.research.get("examples"))
         files[RESEARCH_FILE] = json.dumps(_research_record(effect.research), indent=2, sort_keys=True) + "\n"
         self.on_progress("Smoke-testing train.py and evaluate.py on a tiny sample…")
-        smoke = smoke_test(files, self.issue_dir / "smoke")
+        smoke = smoke_test(files, self.issue_dir / "smoke", env=self._smoke_env(plan))
         if not smoke.ok:
             return fx.StepFailed("smoke", "the generated scripts failed their smoke test, so no PR was opened.",
                                  smoke.log_tail)
         folder = folder_for(self.number)
-        sha = self.client.push_files(branch_for(self.number), {f"{folder}/{k}": v for k, v in files.items()},
-                                     f"ml-intern: training scripts for #{self.number}")
-        body = render("comments/pull_request.md.j2", number=self.number, plan=plan, smoke=smoke,
-                      folder=folder, files=sorted(files))
+        sha, tested_at = self.client.push_files(branch_for(self.number), folder, files,
+                                                f"ml-intern: training scripts for #{self.number}")
+        body = render("comments/pull_request.md.j2", number=self.number, plan=plan, smoke=smoke, sha=sha,
+                      folder=folder, files=sorted(files)) + pr_marker(self.number) + "\n"
         pr = self.client.ensure_pull(branch_for(self.number), f"ml-intern: {plan.goal[:60]} (#{self.number})", body)
-        return fx.PullRequestReady(pr, branch_for(self.number), sha, {"seconds": smoke.seconds, "summary": smoke.summary})
+        return fx.PullRequestReady(pr, branch_for(self.number), sha,
+                                   {"seconds": smoke.seconds, "summary": smoke.summary}, tested_at)
+
+    @property
+    def repo_data(self) -> Path:
+        """Where data files named from the repository are copied for research and the smoke test."""
+        return self.issue_dir / "repo-data"
+
+    def _smoke_env(self, plan: Plan) -> dict[str, str] | None:
+        """The smoke test reads repository data from the copy research made (train.py honours ML_INTERN_DATASET)."""
+        if not plan.dataset_in_repo:
+            return None
+        local = self.repo_data / plan.dataset_in_repo
+        if not local.exists() and RepoData(self.client, self.repo_data).fetch(plan.dataset_in_repo) is None:
+            raise FileNotFoundError(f"the repository no longer has `{plan.dataset_in_repo}`")
+        return {**os.environ, "ML_INTERN_DATASET": str(local)}
 
     def train(self, effect: fx.Train) -> fx.Outcome:
-        from runners.local import LocalRunner
+        """Check out exactly the approved commit and run it; the result is kept on disk before it is reported."""
+        from runners.local import LocalRunner, reap
 
         plan = Plan(**effect.plan)
-        run_dir = self.issue_dir / "runs" / effect.sha
-        src, out = run_dir / "src", run_dir / "out"
-        self.client.checkout(effect.sha, folder_for(self.number), src)
+        run_dir = self.run_dir(effect.sha)
+        if reap(run_dir / "out"):
+            log.warning("stopped scripts a killed bot left running for %s", effect.sha[:7])
+        shutil.rmtree(run_dir, ignore_errors=True)
+        src = self._checkout(effect.sha, plan, run_dir / "repo")
         runner = LocalRunner()
         watch = CancelWatch(self.client, self.number, runner.cancel)
         with _running_lock:
             _running[(self.repo, self.number)] = runner
         watch.start()
         try:
-            result = runner.run(src, out, budget_s=plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S,
+            result = runner.run(src, run_dir / "out", budget_s=plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S,
                                 on_progress=ProgressReporter(self.on_progress))
         finally:
             watch.stop.set()
             with _running_lock:
                 _running.pop((self.repo, self.number), None)
-        if result.status == "cancelled":  # the queued /cancel event records the phase next
-            return fx.Progress("Stopped by `/cancel`.")
-        if not result.ok:
-            return fx.StepFailed("training", _run_failure(result.status), result.log_tail)
-        metrics = json.loads((out / "metrics.json").read_text())
-        return fx.Trained(effect.sha, _run_summary(effect.sha, out, result.seconds, metrics), metrics)
+        record = {"status": result.status, "seconds": result.seconds, "log_tail": result.log_tail}
+        _write_json(run_dir / RESULT_FILE, record)
+        if result.status == "interrupted":
+            raise Interrupted(f"training of {effect.sha[:7]} was stopped because the bot shut down")
+        return self._outcome(effect.sha, run_dir, record)
+
+    def run_dir(self, sha: str) -> Path:
+        return self.issue_dir / "runs" / sha
+
+    def _checkout(self, sha: str, plan: Plan, dest: Path) -> Path:
+        """The issue's folder at `sha` (plus the dataset when it lives in the repository), laid out as in a clone."""
+        folder = folder_for(self.number)
+        in_repo = plan.dataset_in_repo
+        self.client.checkout(sha, [folder, *([in_repo] if in_repo else [])], dest)
+        return dest / folder
+
+    def recover(self, lease: dict, state) -> fx.Outcome | None:
+        """The outcome of a run whose bot died before reporting it, when the run itself finished."""
+        sha = lease.get("sha")
+        if lease.get("step") != "training" or not sha:
+            return None
+        record = _read_json(self.run_dir(sha) / RESULT_FILE)
+        if record is None or record.get("status") == "interrupted":
+            return None
+        log.info("issue #%s: reporting the finished run of %s that was never reported", self.number, sha[:7])
+        return self._outcome(sha, self.run_dir(sha), record)
+
+    def _outcome(self, sha: str, run_dir: Path, record: dict) -> fx.Outcome:
+        status = record.get("status")
+        if status == "cancelled":  # the queued /cancel event records the phase next
+            return fx.Stopped("Stopped by `/cancel`.")
+        out = run_dir / "out"
+        metrics = _read_json(out / "metrics.json") if status == "succeeded" else None
+        if metrics is None:
+            return fx.StepFailed("training", _run_failure(str(status)), str(record.get("log_tail", "")))
+        return fx.Trained(sha, _run_summary(sha, out, float(record.get("seconds", 0)), metrics), metrics)
 
     def publish(self, effect: fx.Publish) -> fx.Outcome:
         from bot import publish
@@ -125,7 +178,7 @@ class Executor:
         owner, name = self.repo.split("/", 1)
         namespace = self.settings.hf_namespace or owner
         repo_id = space_id = f"{namespace}/{name}-issue-{self.number}"
-        record = out.parent / "src" / RESEARCH_FILE
+        record = out.parent / "repo" / folder_for(self.number) / RESEARCH_FILE
         inspection = json.loads(record.read_text()).get("inspection") if record.exists() else None
         if self.settings.publish_target:
             done = publish.publish_local(self.settings.publish_target, out, plan, metrics, repo_id, space_id, inspection)
@@ -143,6 +196,17 @@ class Executor:
             runner = _running.get((self.repo, self.number))
         if runner is not None:
             runner.cancel()
+
+
+class RepoData:
+    """The repository's default branch as the planner's `repo_files`: what an issue names is read from there."""
+
+    def __init__(self, client: RepoClient, scratch: Path):
+        self.client, self.scratch = client, scratch
+
+    def fetch(self, path: str) -> Path | None:
+        shutil.rmtree(self.scratch / path, ignore_errors=True)
+        return self.client.fetch_default_branch(path, self.scratch)
 
 
 class CancelWatch(threading.Thread):
@@ -213,3 +277,17 @@ def _run_summary(sha: str, out: Path, seconds: float, metrics: dict) -> dict:
                         "accuracy": shipped.get("accuracy"), "macro_f1": shipped.get("macro_f1"),
                         "baseline_accuracy": bl.get("accuracy"), "baseline_macro_f1": bl.get("macro_f1"),
                         "stopped_reason": metrics.get("train", {}).get("stopped_reason")}}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write atomically: a reader sees the old file or the whole new one."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data), encoding="utf-8")
+    partial.replace(path)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -1,7 +1,8 @@
 """The GitHub adapter: the only module that imports PyGithub.
 
 Every write is find-then-create or edit-in-place keyed by a hidden marker, so a redelivered
-webhook or a restarted process never makes a second comment, branch or pull request.
+webhook, a retried request or a restarted process never makes a second comment, branch or pull
+request. Every request goes through the one retry policy in `bot.retry`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from github import Auth, Github, GithubException, InputGitTreeElement
 from bot.config import Settings
 from bot.core.commands import WRITE_PERMISSIONS, CommandError, parse_commands
 from bot.core.state import MARKER_PREFIX, PHASE_LABELS, IssueState, decode_marker, encode_marker
+from bot.errors import UserError
+from bot.retry import create_once, github_retry
 
 log = logging.getLogger(__name__)
 CONFIG_PATH = ".github/ml-intern.yml"
@@ -31,11 +34,16 @@ def _is_loopback(url: str) -> bool:
     return (urlparse(url).hostname or "") in {"127.0.0.1", "localhost", "::1"}
 
 
+class ConfigFileError(UserError):
+    """`.github/ml-intern.yml` cannot be read; the message says how to fix it."""
+
+
 def connect(settings: Settings) -> Github:
-    """A PyGithub client; the local forge gets no write throttling (GitHub.com keeps PyGithub's)."""
+    """A PyGithub client with the bot's retry policy; the local forge gets no write throttling."""
     throttle = {} if not _is_loopback(settings.github_api_url) else {
-        "seconds_between_requests": None, "seconds_between_writes": None, "retry": 0}
-    return Github(auth=Auth.Token(settings.require_token()), base_url=settings.github_api_url, **throttle)
+        "seconds_between_requests": None, "seconds_between_writes": None}
+    return Github(auth=Auth.Token(settings.require_token()), base_url=settings.github_api_url,
+                  retry=github_retry(backoff_s=settings.retry_base_s / 10), **throttle)
 
 
 class RepoClient:
@@ -48,14 +56,14 @@ class RepoClient:
 
     # --- comments and state ---------------------------------------------------------------
 
-    def _bot_comments(self, number: int) -> list:
-        if number not in self._comments:
+    def _bot_comments(self, number: int, *, fresh: bool = False) -> list:
+        if fresh or number not in self._comments:
             issue = self.repo.get_issue(number)
             self._comments[number] = [c for c in issue.get_comments() if c.user.login.lower() == self.bot_login]
         return self._comments[number]
 
-    def _find(self, number: int, prefix: str):
-        return next((c for c in self._bot_comments(number) if c.body.startswith(prefix)), None)
+    def _find(self, number: int, prefix: str, *, fresh: bool = False):
+        return next((c for c in self._bot_comments(number, fresh=fresh) if c.body.startswith(prefix)), None)
 
     def has_status(self, number: int) -> bool:
         return self._find(number, MARKER_PREFIX) is not None
@@ -78,12 +86,18 @@ class RepoClient:
         self.upsert(number, prefix, f"{prefix}\n{body}")
 
     def upsert(self, number: int, prefix: str, body: str) -> None:
+        """Edit the bot's comment that starts with `prefix`, or create it exactly once."""
         existing = self._find(number, prefix)
         if existing is None:
-            created = self.repo.get_issue(number).create_comment(body)
-            self._bot_comments(number).append(created)
-        elif existing.body != body:
+            existing = create_once(lambda: self._find(number, prefix, fresh=True),
+                                   lambda: self._create_comment(number, body))
+        if existing.body != body:
             existing.edit(body)
+
+    def _create_comment(self, number: int, body: str):
+        created = self.repo.get_issue(number).create_comment(body)
+        self._bot_comments(number).append(created)
+        return created
 
     def sync_labels(self, number: int, state: IssueState) -> None:
         """Labels mirror the phase; a stray phase label is removed, never trusted."""
@@ -130,6 +144,13 @@ class RepoClient:
     def pull_branch(self, pr_number: int) -> str:
         return self.repo.get_pull(pr_number).head.ref
 
+    def commits_after(self, pr_number: int, sha: str) -> list[tuple[str, str]]:
+        """(sha, author login) of the PR's commits after `sha`, oldest first: what a maintainer must review."""
+        commits = list(self.repo.get_pull(pr_number).get_commits())
+        shas = [c.sha for c in commits]
+        later = commits[shas.index(sha) + 1:] if sha in shas else commits
+        return [(c.sha, (c.author.login if c.author else None) or c.commit.author.name or "unknown") for c in later]
+
     def issue_text(self, number: int) -> tuple[str, str]:
         issue = self.repo.get_issue(number)
         return issue.title or "", issue.body or ""
@@ -142,27 +163,45 @@ class RepoClient:
             if exc.status == 404:
                 return {}
             raise
-        data = yaml.safe_load(base64.b64decode(content.content).decode("utf-8")) or {}
+        try:
+            data = yaml.safe_load(base64.b64decode(content.content).decode("utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigFileError(f"`{CONFIG_PATH}` is not valid YAML ({type(exc).__name__}); fix it, then "
+                                  "comment `/retry`.") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{CONFIG_PATH} must be a mapping of settings")  # noqa: TRY004 -- a user's file, not a type bug
+            raise ConfigFileError(f"`{CONFIG_PATH}` must be a mapping of settings (key: value lines).")
         return data
 
     # --- branches, pull requests and checkouts --------------------------------------------
 
-    def push_files(self, branch: str, files: dict[str, str], message: str) -> str:
-        """Commit `files` on `branch` (created from the default branch); no-op when unchanged."""
+    def push_files(self, branch: str, folder: str, files: dict[str, str], message: str) -> tuple[str, str]:
+        """Commit `folder` holding exactly `files` on `branch` (created from the default branch).
+
+        Anything else in the folder is removed, so the commit holds only what the bot smoke-tested.
+        Returns (commit SHA, commit time on GitHub's clock); no new commit when nothing changed.
+        """
         parent_sha = self._ref_sha(branch) or self._ref_sha(self.repo.default_branch)
         parent = self.repo.get_git_commit(parent_sha)
-        elements = [InputGitTreeElement(path, "100644", "blob", content=text) for path, text in sorted(files.items())]
+        wanted = {f"{folder}/{name}": text for name, text in files.items()}
+        elements = [InputGitTreeElement(path, "100644", "blob", content=text) for path, text in sorted(wanted.items())]
+        stale = [e.path for e in self.repo.get_git_tree(parent.tree.sha, recursive=True).tree
+                 if e.type == "blob" and e.path.startswith(folder + "/") and e.path not in wanted]
+        elements += [InputGitTreeElement(path, "100644", "blob", sha=None) for path in stale]
         tree = self.repo.create_git_tree(elements, parent.tree)
         if tree.sha == parent.tree.sha and self._ref_sha(branch):
-            return parent_sha
+            return parent_sha, _github_time(parent)
         commit = self.repo.create_git_commit(message, tree, [parent])
+        self._move_branch(branch, commit.sha)
+        return commit.sha, _github_time(commit)
+
+    def _move_branch(self, branch: str, sha: str) -> None:
+        """Point `branch` at `sha`, creating it if needed (a retried create finds the ref already there)."""
         if self._ref_sha(branch):
-            self.repo.get_git_ref(f"heads/{branch}").edit(commit.sha)
-        else:
-            self.repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
-        return commit.sha
+            self.repo.get_git_ref(f"heads/{branch}").edit(sha)
+            return
+        create_once(lambda: self._ref_sha(branch), lambda: self.repo.create_git_ref(f"refs/heads/{branch}", sha))
+        if self._ref_sha(branch) != sha:
+            self.repo.get_git_ref(f"heads/{branch}").edit(sha)
 
     def _ref_sha(self, branch: str) -> str | None:
         try:
@@ -173,26 +212,50 @@ class RepoClient:
             raise
 
     def ensure_pull(self, branch: str, title: str, body: str) -> int:
-        """The open PR for `branch`, its body refreshed; created when there is none."""
+        """The open PR for `branch`, its body refreshed; created exactly once when there is none."""
         owner = self.repo.owner.login
-        for pull in self.repo.get_pulls(state="open", head=f"{owner}:{branch}"):
-            if pull.body != body or pull.title != title:
-                pull.edit(title=title, body=body)
-            return pull.number
-        return self.repo.create_pull(title=title, body=body, head=branch, base=self.repo.default_branch).number
 
-    def checkout(self, sha: str, folder: str, dest: Path) -> list[str]:
-        """Write the files under `folder` at exactly commit `sha` into `dest`."""
+        def find():
+            return next(iter(self.repo.get_pulls(state="open", head=f"{owner}:{branch}")), None)
+
+        pull = create_once(find, lambda: self.repo.create_pull(title=title, body=body, head=branch,
+                                                               base=self.repo.default_branch))
+        if pull.body != body or pull.title != title:
+            pull.edit(title=title, body=body)
+        return pull.number
+
+    def checkout(self, sha: str, paths: list[str], dest: Path) -> list[str]:
+        """Write the files under each of `paths` (folders or files) at exactly commit `sha` into `dest`."""
         tree = self.repo.get_git_tree(self.repo.get_git_commit(sha).tree.sha, recursive=True)
         written = []
-        prefix = folder.rstrip("/") + "/"
         for entry in tree.tree:
-            if entry.type != "blob" or not entry.path.startswith(prefix):
+            if entry.type != "blob" or not any(entry.path == p or entry.path.startswith(p.rstrip("/") + "/")
+                                               for p in paths):
                 continue
-            target = dest / entry.path[len(prefix):]
+            target = dest / entry.path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(base64.b64decode(self.repo.get_git_blob(entry.sha).content))
             written.append(entry.path)
         if not written:
-            raise FileNotFoundError(f"commit {sha[:7]} has no files under {folder}/")
+            raise FileNotFoundError(f"commit {sha[:7]} has no files under {', '.join(paths)}")
         return written
+
+    def fetch_default_branch(self, path: str, dest: Path) -> Path | None:
+        """A file or folder of the default branch, copied under `dest`; None when the repository has none."""
+        sha = self._ref_sha(self.repo.default_branch)
+        if sha is None:
+            return None
+        written = self.checkout_if_present(sha, path, dest)
+        return dest / path if written else None
+
+    def checkout_if_present(self, sha: str, path: str, dest: Path) -> list[str]:
+        try:
+            return self.checkout(sha, [path], dest)
+        except FileNotFoundError:
+            return []
+
+
+def _github_time(commit) -> str:
+    """A git commit's committer time, as GitHub's ISO 8601 string."""
+    moment = commit.committer.date if commit.committer else None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""

@@ -1,6 +1,12 @@
 """One event for one issue: load the state from GitHub, step the core, carry out its effects.
 
-The server, the Action and the demo all call `handle_event`; it never raises for bad input.
+The server, the Action and the demo all call `handle_event`. Bad input is logged and dropped;
+a transient GitHub failure raises, so the delivery queue tries the event again later.
+
+Order matters for crash safety. Quick effects (replies, reactions, the plan and report comments)
+are keyed, so doing one twice changes nothing: they run first. Then the state is saved, with a
+lease when a slow step follows; then the slow step runs, refreshing its lease. A process that dies
+anywhere leaves either an event that replays cleanly or a lease that the next reader sees lapse.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import logging
 import threading
 from typing import Any
 
+from bot import lease as leases
 from bot.config import Settings
 from bot.core import effects as fx
 from bot.core.commands import CommandError, parse_commands
@@ -23,15 +30,23 @@ from bot.core.events import (
     issue_for_branch,
     parse_event,
 )
-from bot.core.machine import step
+from bot.core.machine import short, step
 from bot.core.render import render
 from bot.core.state import PHASE_LABELS, IssueState
+from bot.errors import explain, public_text
 from bot.executor import Executor
 from bot.github import RepoClient, connect
+from bot.retry import is_transient
 
 log = logging.getLogger(__name__)
-_locks: dict[tuple[str, int], threading.Lock] = {}
-_locks_guard = threading.Lock()
+STEP_OF = {fx.Research: "research", fx.OpenPullRequest: "smoke", fx.Train: "training", fx.Publish: "publish"}
+
+
+def warm_up() -> None:
+    """Import the ML stack once, in one thread: first imports racing in worker threads can fail."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: F401
+
+    import bot.planner.rules  # noqa: F401
 
 
 def handle_event(event_name: str, payload: Any, *, settings: Settings) -> None:
@@ -45,23 +60,15 @@ def handle_event(event_name: str, payload: Any, *, settings: Settings) -> None:
         return
     client = RepoClient(connect(settings), event.repo, settings.bot_login)
     number = _issue_number(client, event)
-    if number is None:
-        return
-    with _issue_lock(event.repo, number):
+    if number is not None:
         IssueSession(client, settings, event.repo, number).handle(event)
-
-
-def _issue_lock(repo: str, number: int) -> threading.Lock:
-    """One event per issue at a time, even when it arrives as a comment on the issue's PR."""
-    with _locks_guard:
-        return _locks.setdefault((repo, number), threading.Lock())
 
 
 def _issue_number(client: RepoClient, event: Event) -> int | None:
     if isinstance(event, PushEvent):
         return event.issue_number
     if isinstance(event, CommentEvent) and event.on_pull_request:
-        return issue_for_branch(client.pull_branch(event.number))
+        return issue_for_branch(client.pull_branch(event.number))  # the API, not the PR's editable text
     return event.number
 
 
@@ -73,34 +80,77 @@ class IssueSession:
         self.executor = Executor(client, settings, repo, number, self.progress)
         self.state = IssueState()
         self.facts = Facts(bot_login=settings.bot_login)
+        self._lock = threading.RLock()  # progress and heartbeats arrive from other threads
 
     def handle(self, event: Event) -> None:
         self.state = self.client.load_state(self.number)
         self.facts = self._facts(event)
+        self._settle_dead_lease()
         if isinstance(event, IssueEvent) and event.label in PHASE_LABELS and self.client.has_status(self.number):
             self.client.sync_labels(self.number, self.state)  # a hand-added phase label is undone
         if isinstance(event, CommentEvent) and event.on_pull_request:
             title, body = self.client.issue_text(self.number)
             event = dataclasses.replace(event, number=self.number, issue_title=title, issue_body=body)
-        queue: list[object] = [event]
+        self._run([event])
+
+    def _run(self, queue: list[object]) -> None:
         while queue:
             queue.extend(self.apply(queue.pop(0)))
 
+    def _settle_dead_lease(self) -> None:
+        """A step whose worker died: report its finished run if there is one, else mark it interrupted."""
+        held = self.state.lease
+        if not held or leases.alive(held):
+            return
+        log.warning("issue #%s: the %s step's lease lapsed (holder %s)", self.number, held.get("step"),
+                    held.get("holder"))
+        recovered = self.executor.recover(held, self.state)
+        self._run([recovered or fx.Interrupted(str(held.get("step")), str(held.get("beat", "")))])
+
     def apply(self, event: object) -> list[fx.Outcome]:
-        """Step the machine, save the state, run the effects; returns their outcomes."""
-        before = self.state
-        self.state, effects = step(self.state, event, self.facts)
-        if self.state != before or effects:
-            self.save()
-        return [outcome for effect in effects if (outcome := self.execute(effect)) is not None]
+        """Step the machine, do the quick effects, save (with a lease for a slow one), run the slow one."""
+        with self._lock:
+            before = self.state
+            self.state, effects = step(self.state, self._public(event), self.facts)
+            slow = [effect for effect in effects if isinstance(effect, fx.SLOW)]
+            for effect in effects:
+                if not isinstance(effect, fx.SLOW):
+                    self.execute(effect)
+            if slow:
+                details = {"sha": slow[0].sha} if isinstance(slow[0], fx.Train | fx.Publish) else {}
+                self.state.lease = leases.take(STEP_OF[type(slow[0])], **details)
+            if self.state != before:
+                self.save()
+        return [self._slow(effect) for effect in slow]
+
+    def _public(self, event: object) -> object:
+        """A failure's message and log as anyone may read them: no secrets, colour codes or server folders."""
+        if isinstance(event, fx.StepFailed):
+            return fx.StepFailed(event.step, public_text(event.message, self.settings),
+                                 public_text(event.log_tail, self.settings))
+        return event
 
     def progress(self, activity: str) -> None:
-        self.apply(fx.Progress(activity))
+        """A slow step's news: shown in the status comment, and a heartbeat for its lease."""
+        with self._lock:
+            self.state, _ = step(self.state, fx.Progress(activity), self.facts)
+            try:
+                self._beat()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("issue #%s: progress not shown, GitHub did not answer (%s)", self.number, exc)
+
+    def _beat(self) -> None:
+        with self._lock:
+            if self.state.lease:
+                self.state.lease = leases.beat(self.state.lease)
+            self.save()
 
     def save(self) -> None:
         self.client.save_state(self.number, self.state, render("comments/status.md.j2", state=self.state))
 
-    def execute(self, effect: fx.Effect) -> fx.Outcome | None:
+    def execute(self, effect: fx.Effect) -> None:
         if isinstance(effect, fx.React):
             self._react(effect)
         elif isinstance(effect, fx.Reply):
@@ -109,31 +159,32 @@ class IssueSession:
             self.client.upsert_keyed(self.number, effect.kind, effect.body, edit=True)
         elif isinstance(effect, fx.CancelRun):
             self.executor.cancel()
-        else:
-            return self._slow(effect)
-        return None
 
     def _slow(self, effect: fx.Effect) -> fx.Outcome:
-        step_name, run = {
-            fx.Research: ("research", self.executor.research),
-            fx.OpenPullRequest: ("smoke", self.executor.open_pull_request),
-            fx.Train: ("training", self.executor.train),
-            fx.Publish: ("publish", self.executor.publish),
-        }[type(effect)]
+        held = self.state.lease
+        run = {fx.Research: self.executor.research, fx.OpenPullRequest: self.executor.open_pull_request,
+               fx.Train: self.executor.train, fx.Publish: self.executor.publish}[type(effect)]
         try:
-            return run(effect)
-        except Exception as exc:  # every failure ends in a comment, never in silence
-            log.exception("%s step failed for issue #%s", step_name, self.number)
-            return fx.StepFailed(step_name, _explain(exc))
+            with leases.Heartbeat(self._beat):
+                return run(effect)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # GitHub is unreachable: the queue retries the event; the lease shows what was cut short
+            log.exception("%s step failed for issue #%s", STEP_OF[type(effect)], self.number)
+            return fx.StepFailed(STEP_OF[type(effect)], explain(exc, self.settings))
+        finally:
+            leases.release(held)
 
     def _react(self, effect: fx.React) -> None:
         try:
             self.client.react(self.number, effect.content, effect.comment_id)
-        except Exception:  # noqa: BLE001 -- a missing reaction is cosmetic; the status comment is what counts
+        except Exception as exc:
+            if is_transient(exc):
+                raise
             log.warning("could not add reaction %s on #%s", effect.content, self.number)
 
     def _facts(self, event: Event) -> Facts:
-        """Read through the API what the core must not guess: permission and the PR head."""
+        """Read through the API what the core must not guess: permission, the PR head and its new commits."""
         facts = Facts(bot_login=self.settings.bot_login)
         if not isinstance(event, CommentEvent) or event.sender.type == "Bot":
             return facts
@@ -144,15 +195,10 @@ class IssueSession:
         if not commands:
             return facts
         permission = self.client.permission(event.sender.login) if commands[0].privileged else None
-        return Facts(bot_login=self.settings.bot_login, permission=permission,
-                     pr_head_sha=self.client.pull_head(self.state.pr_number))
-
-
-def _explain(exc: Exception) -> str:
-    """A user-facing sentence for an exception; known error types carry their own message."""
-    name = type(exc).__name__
-    known = {"PlanError", "DatasetError", "InspectionError", "ModelError", "PublishError", "ConfigError",
-             "FileNotFoundError", "ValueError"}
-    if name in known:
-        return str(exc)
-    return f"unexpected {name}: {exc}. This is a bug in ml-intern-bot; comment `/retry` to try again."
+        head = self.client.pull_head(self.state.pr_number)
+        new_commits: tuple[str, ...] = ()
+        if commands[0].name == "approve-train" and head and self.state.tested_sha and head != self.state.tested_sha:
+            new_commits = tuple(f"`{short(sha)}` by @{who}"
+                                for sha, who in self.client.commits_after(self.state.pr_number, self.state.tested_sha))
+        return Facts(bot_login=self.settings.bot_login, permission=permission, pr_head_sha=head,
+                     new_commits=new_commits)

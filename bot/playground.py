@@ -6,6 +6,7 @@ The demo and the end-to-end tests both stand on this, so the tests exercise what
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
 import time
@@ -55,7 +56,7 @@ class World:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.forge.wait_for_deliveries(timeout=max(1.0, deadline - time.monotonic()))
-            if self.bot_app.state.queues.join(timeout=0.5) and self.forge.wait_for_deliveries(timeout=0.1):
+            if self.bot_app.state.workers.join(timeout=0.5) and self.forge.wait_for_deliveries(timeout=0.1):
                 return
         raise TimeoutError("the bot did not finish within the time limit")
 
@@ -81,6 +82,17 @@ def repo_config(dataset: str, **plan: object) -> str:
     return yaml.safe_dump({"dataset": dataset, **plan}, sort_keys=False)
 
 
+def allow_data_folder(dataset: str) -> None:
+    """The operator chose this local file for the playground: let the bot read its folder (ML_INTERN_DATA_DIR)."""
+    path = Path(dataset)
+    if not path.is_absolute() or not path.exists():
+        return
+    folder = str(path if path.is_dir() else path.parent)
+    listed = [entry for entry in os.environ.get("ML_INTERN_DATA_DIR", "").split(os.pathsep) if entry]
+    if folder not in listed:
+        os.environ["ML_INTERN_DATA_DIR"] = os.pathsep.join([*listed, folder])
+
+
 @contextlib.contextmanager
 def world(root: Path, dataset: str, plan: dict | None = None):
     """Start the forge and the bot on free local ports; yields a World; stops both afterwards."""
@@ -91,6 +103,7 @@ def world(root: Path, dataset: str, plan: dict | None = None):
 
     for name in ("forge", "bot", "hub"):
         shutil.rmtree(root / name, ignore_errors=True)
+    allow_data_folder(dataset)
     forge = Forge(root / "forge")
     tokens = {login: forge.add_user(login) for login in PEOPLE}
     tokens[BOT_LOGIN] = forge.add_user(BOT_LOGIN, type="Bot")

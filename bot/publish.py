@@ -25,6 +25,7 @@ import yaml
 
 from bot import codegen, templates_dir
 from bot.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
+from bot.errors import UserError
 from bot.planner.schema import HUB_ID, Plan
 
 Files = dict[str, "Path | bytes"]
@@ -70,7 +71,7 @@ SPACE_EXTRA_REQUIREMENTS = ("scikit-learn", "safetensors", "numpy")
 TRANSFORMER_ALONE = "transformer alone, pipeline()"  # model-index name suffix beside a shipped ensemble
 
 
-class PublishError(RuntimeError):
+class PublishError(UserError):
     """Publishing failed; the message says what to fix (never contains a token)."""
 
 

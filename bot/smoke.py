@@ -7,13 +7,14 @@ principle 5). The result says in one line what happened, for the PR's status com
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.artifacts import shipped_eval, shipped_title
 from runners.base import scrub_env
-from runners.local import LocalRunner
+from runners.local import LocalRunner, reap
 
 
 @dataclass
@@ -40,6 +41,8 @@ def smoke_test(
 ) -> SmokeResult:
     """Run the scripts on the plan's smoke sample within timeout_s; never raises for script failures."""
     src, out = Path(workdir) / "src", Path(workdir) / "out"
+    reap(out)  # scripts a killed bot left running must not write into this run
+    shutil.rmtree(out, ignore_errors=True)
     write_files(files, src)
     result = LocalRunner(extra_args=["--smoke"]).run(src, out, budget_s=timeout_s, env=scrub_env(env))
     return SmokeResult(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-Status = Literal["succeeded", "failed", "timed_out", "cancelled"]
+Status = Literal["succeeded", "failed", "timed_out", "cancelled", "interrupted"]
 ProgressCallback = Callable[[dict], None]
 
 # Secrets the generated scripts must never see (ARCHITECTURE.md principle 5): named ones, plus any

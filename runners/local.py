@@ -1,7 +1,9 @@
 """Run the generated scripts as local subprocesses: the demo, the smoke test and CPU training.
 
 Each script runs in its own process group (so a budget overrun or /cancel can stop it and any
-children), with cwd = the PR's source folder and an environment scrubbed of credentials.
+children), with cwd = the PR's source folder and an environment scrubbed of credentials. The group
+is written to `OUT/.runner.pid`, so a later process can stop scripts a killed bot left behind
+(`reap`), and `stop_all` stops every script of this process when the bot shuts down.
 """
 
 from __future__ import annotations
@@ -24,6 +26,40 @@ log = logging.getLogger(__name__)
 
 SCRIPTS = ("train.py", "evaluate.py")
 TAIL_LINES = 40
+PID_FILE = ".runner.pid"
+_live: set[LocalRunner] = set()
+_live_lock = threading.Lock()
+
+
+def stop_all() -> None:
+    """The bot is shutting down: stop every running script; their runs end as `interrupted`."""
+    with _live_lock:
+        runners = list(_live)
+    for runner in runners:
+        runner.interrupted.set()
+        runner.cancel()
+
+
+def reap(out_dir: Path) -> bool:
+    """Stop scripts an earlier, killed bot process left running for `out_dir`; True when there were some."""
+    try:
+        pid, ticks = (Path(out_dir) / PID_FILE).read_text().split()
+    except (OSError, ValueError):
+        return False
+    if _start_ticks(int(pid)) != ticks:
+        return False  # that process is gone (or its PID now belongs to another one)
+    try:
+        os.killpg(int(pid), signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _start_ticks(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
 
 
 class LocalRunner:
@@ -36,6 +72,7 @@ class LocalRunner:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._cancelled = threading.Event()
+        self.interrupted = threading.Event()  # set by stop_all: the run ends as `interrupted`
 
     def cancel(self) -> None:
         """Stop the running script (safe from any thread); the pending run returns 'cancelled'."""
@@ -56,6 +93,15 @@ class LocalRunner:
     ) -> RunResult:
         """train.py then evaluate.py within budget_s seconds in all; never raises for script failures."""
         self._cancelled.clear()
+        with _live_lock:
+            _live.add(self)
+        try:
+            return self._run_all(Path(src_dir), Path(out_dir), budget_s, on_progress, env)
+        finally:
+            with _live_lock:
+                _live.discard(self)
+
+    def _run_all(self, src_dir: Path, out_dir: Path, budget_s: float, on_progress, env) -> RunResult:
         started = time.monotonic()
         deadline = started + budget_s
         out_dir = Path(out_dir).resolve()
@@ -86,6 +132,8 @@ class LocalRunner:
 
     def _run_script(self, script, src_dir, out_dir, deadline, env, tail, events, on_progress):
         """One script to completion, budget or cancel; returns (status, message)."""
+        if self.interrupted.is_set():
+            return "interrupted", "the bot shut down before it started"
         if self._cancelled.is_set():
             return "cancelled", "cancelled before it started"
         if not (src_dir / script).is_file():
@@ -99,6 +147,7 @@ class LocalRunner:
         )
         with self._lock:
             self._proc = proc
+        (out_dir / PID_FILE).write_text(f"{proc.pid} {_start_ticks(proc.pid)}")
         reader = threading.Thread(target=_pump, args=(proc, tail, events, on_progress), daemon=True)
         reader.start()
         timed_out = self._wait(proc, deadline)
@@ -108,6 +157,9 @@ class LocalRunner:
         if timed_out:
             tail.append(f"[runner] {script} stopped: time budget exhausted")
             return "timed_out", f"{script} ran out of the time budget"
+        if self.interrupted.is_set():
+            tail.append(f"[runner] {script} stopped: the bot is shutting down")
+            return "interrupted", f"{script} was stopped because the bot shut down"
         if self._cancelled.is_set():
             tail.append(f"[runner] {script} cancelled")
             return "cancelled", f"{script} was cancelled"

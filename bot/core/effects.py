@@ -74,6 +74,7 @@ class PullRequestReady:
     branch: str
     head_sha: str
     smoke: dict[str, Any]
+    tested_at: str = ""  # the commit's time on GitHub's clock
 
 
 @dataclass(frozen=True)
@@ -101,4 +102,20 @@ class StepFailed:
     log_tail: str = ""
 
 
-Outcome = Planned | PullRequestReady | Trained | Published | Progress | StepFailed
+@dataclass(frozen=True)
+class Stopped:
+    """A slow step ended early on purpose (a `/cancel` stopped the run); no result to record."""
+
+    activity: str
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The process working on `step` died (its lease lapsed) before reporting an outcome."""
+
+    step: str
+    since: str  # the lease's last heartbeat
+
+
+Outcome = Planned | PullRequestReady | Trained | Published | Progress | StepFailed | Stopped | Interrupted
+SLOW = (Research, OpenPullRequest, Train, Publish)  # effects that run for a while under a lease

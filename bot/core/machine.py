@@ -7,6 +7,7 @@ new -> planned (PR open, awaiting /approve-train) -> training -> trained (awaiti
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 
 from bot.core import effects as fx
@@ -52,7 +53,7 @@ def _goal(title: str, body: str) -> str:
 
 def _start_research(state: IssueState, goal: str, comment_id: int | None = None) -> Result:
     state.phase, state.activity = Phase.NEW, "Researching datasets and models…"
-    state.failed_step = state.error = None
+    state.failed_step = state.error = state.interrupted = None
     return state, [fx.React("eyes", comment_id), fx.Research(goal, dict(state.overrides))]
 
 
@@ -112,7 +113,7 @@ def _on_push(state: IssueState, event: PushEvent, facts: Facts) -> Result:
     old = state.approved_sha
     state.approved_sha = state.approved_by = None
     if state.phase in (Phase.TRAINING, Phase.TRAINED):
-        state.phase, state.activity = Phase.PLANNED, ""
+        state.phase, state.activity, state.interrupted = Phase.PLANNED, "", None
     message = (f"New commits on #{event.pr_number} (head is now `{short(event.head_sha)}`) void the approval "
                f"of `{short(old)}`. Earlier results stay as a record but cannot be published. Review the "
                "changes, then comment `/approve-train` to train the new head.")
@@ -151,7 +152,11 @@ def _cmd_plan(state, command, event, facts) -> Result:
     return _start_research(state, _goal(event.issue_title, event.issue_body), event.comment_id)
 
 
-def _refuse_train(state: IssueState, facts: Facts, command: Command) -> str | None:
+SHA_ARG = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def _approval(state: IssueState, command: Command, event: CommentEvent, facts: Facts) -> tuple[str | None, str]:
+    """(the commit to train, "") or (None, why not): a bare approval means what the bot announced."""
     reasons = {
         Phase.NEW: "there is no plan yet; wait for the PR or comment `/ml-intern`.",
         Phase.TRAINING: f"training of `{short(state.approved_sha)}` is already running.",
@@ -160,23 +165,42 @@ def _refuse_train(state: IssueState, facts: Facts, command: Command) -> str | No
         Phase.FAILED: f"the {state.failed_step} step failed. Comment `/retry` first.",
         Phase.CANCELLED: "work on this issue was cancelled. Comment `/retry` to start again.",
     }
+    if state.interrupted:
+        return None, f"the {state.interrupted['step']} step was interrupted. Comment `/retry` to resume it."
     if state.phase != Phase.PLANNED:
-        return reasons[state.phase]
-    if not facts.pr_head_sha:
-        return "I cannot find the pull request's head commit."
-    if command.args and not facts.pr_head_sha.startswith(command.args[0]):
-        return (f"`{command.args[0]}` is no longer the head of #{state.pr_number} (the head is "
-                f"`{short(facts.pr_head_sha)}`). Review the new commits, then approve again.")
-    return None
+        return None, reasons[state.phase]
+    head = facts.pr_head_sha
+    if not head:
+        return None, "I cannot find the pull request's head commit."
+    if command.args:
+        return _explicit_approval(state, command.args[0].lower(), head)
+    if event.created_at and state.tested_at and event.created_at < state.tested_at:
+        return None, (f"it was written before the bot announced the smoke-tested commit `{short(state.tested_sha)}`. "
+                      "Review that commit, then approve again.")
+    if head != state.tested_sha:
+        pushed = ", ".join(facts.new_commits) or f"`{short(head)}`"
+        return None, (f"the PR's head moved since the bot smoke-tested `{short(state.tested_sha)}`: {pushed}. The bot "
+                      f"did not smoke-test them. Review the changes, then comment `/approve-train {short(head)}` to "
+                      "train exactly that commit.")
+    return head, ""
+
+
+def _explicit_approval(state: IssueState, wanted: str, head: str) -> tuple[str | None, str]:
+    if not SHA_ARG.match(wanted):
+        return None, f"`{wanted[:40]}` is not a commit SHA (7 to 40 hex digits)."
+    if not head.startswith(wanted):
+        return None, (f"`{wanted[:12]}` is no longer the head of #{state.pr_number} (the head is "
+                      f"`{short(head)}`). Review the new commits, then approve again.")
+    return head, ""
 
 
 def _cmd_approve_train(state, command, event, facts) -> Result:
-    refusal = _refuse_train(state, facts, command)
-    if refusal:
+    sha, refusal = _approval(state, command, event, facts)
+    if sha is None:
         return state, [_note(f"cmd-{event.comment_id}", f"`/approve-train` refused: {refusal}")]
-    sha = facts.pr_head_sha
     state.head_sha = state.approved_sha = sha
     state.approved_by = event.sender.login
+    state.approved_untested = sha != state.tested_sha
     state.phase, state.activity, state.run = Phase.TRAINING, f"Training `{short(sha)}`…", None
     return state, [fx.React("+1", event.comment_id), fx.Train(sha, state.plan or {})]
 
@@ -197,27 +221,33 @@ def _cmd_approve_publish(state, command, event, facts) -> Result:
 
 def _cmd_retry(state, command, event, facts) -> Result:
     goal = _goal(event.issue_title, event.issue_body)
-    if state.phase == Phase.CANCELLED or (state.phase == Phase.FAILED and state.failed_step in ("research", "smoke")):
+    step_name = (state.interrupted or {}).get("step") or (state.failed_step if state.phase == Phase.FAILED else None)
+    if state.phase == Phase.CANCELLED or step_name in ("research", "smoke"):
         return _start_research(state, goal, event.comment_id)
-    interrupted = state.phase == Phase.TRAINING  # events are serial, so no run of ours is still going
-    if interrupted or (state.phase == Phase.FAILED and state.failed_step == "training"):
-        if state.approved_sha and state.approved_sha == facts.pr_head_sha:
-            state.phase, state.activity = Phase.TRAINING, f"Training `{short(state.approved_sha)}` again…"
-            return state, [fx.React("+1", event.comment_id), fx.Train(state.approved_sha, state.plan or {})]
-        state.phase, state.approved_sha = Phase.PLANNED, None
-        return state, [_note(f"cmd-{event.comment_id}", "The PR head moved since the approval: "
-                                                         "comment `/approve-train` to train the new head.")]
-    if state.phase == Phase.FAILED and state.failed_step == "publish" and state.run:
-        state.phase, state.activity = Phase.TRAINED, "Publishing again…"
+    if step_name == "training" or state.phase == Phase.TRAINING:
+        return _train_again(state, event, facts)
+    if step_name == "publish" and state.run:
+        state.phase, state.activity, state.interrupted = Phase.TRAINED, "Publishing again…", None
         return state, [fx.React("+1", event.comment_id), fx.Publish(state.run["sha"], state.plan or {}, state.run)]
     return state, [_note(f"cmd-{event.comment_id}", f"Nothing to retry (phase: {state.phase.value}).")]
+
+
+def _train_again(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
+    """The approved commit once more, if it is still the head; otherwise the approval is void."""
+    state.interrupted = None
+    if state.approved_sha and state.approved_sha == facts.pr_head_sha:
+        state.phase, state.activity = Phase.TRAINING, f"Training `{short(state.approved_sha)}` again…"
+        return state, [fx.React("+1", event.comment_id), fx.Train(state.approved_sha, state.plan or {})]
+    state.phase, state.approved_sha, state.activity = Phase.PLANNED, None, ""
+    return state, [_note(f"cmd-{event.comment_id}", "The PR head moved since the approval: "
+                                                     "comment `/approve-train` to train the new head.")]
 
 
 def _cmd_cancel(state, command, event, facts) -> Result:
     if state.phase in (Phase.PUBLISHED, Phase.CANCELLED):
         return state, [_note(f"cmd-{event.comment_id}", f"Nothing to cancel (phase: {state.phase.value}).")]
-    running = state.phase == Phase.TRAINING
-    state.phase, state.activity = Phase.CANCELLED, ""
+    running = state.phase == Phase.TRAINING and not state.interrupted
+    state.phase, state.activity, state.interrupted = Phase.CANCELLED, "", None
     state.approved_sha = state.approved_by = None
     effects: list[fx.Effect] = [fx.CancelRun()] if running else []
     return state, [*effects, _note(f"cmd-{event.comment_id}", "Cancelled. Comment `/retry` to start again.")]
@@ -234,20 +264,22 @@ _COMMANDS: dict[str, Callable[..., Result]] = {
 
 
 def _on_planned(state: IssueState, event: fx.Planned, facts: Facts) -> Result:
-    state.plan, state.activity = event.plan, "Rendering the scripts and smoke-testing them…"
+    state.plan, state.activity, state.lease = event.plan, "Rendering the scripts and smoke-testing them…", None
     body = render("comments/plan.md.j2", state=state, plan=event.plan, research=event.research)
     return state, [fx.Sticky("plan", body), fx.OpenPullRequest(event.plan, event.research)]
 
 
 def _on_pr_ready(state: IssueState, event: fx.PullRequestReady, facts: Facts) -> Result:
-    state.phase, state.activity = Phase.PLANNED, ""
+    state.phase, state.activity, state.lease = Phase.PLANNED, "", None
     state.pr_number, state.branch, state.head_sha = event.pr_number, event.branch, event.head_sha
+    state.tested_sha, state.tested_at = event.head_sha, event.tested_at or None
     message = (f"Pull request #{event.pr_number} holds the smoke-tested scripts (`{short(event.head_sha)}`). "
                "Review it; a maintainer comments `/approve-train` to train exactly that commit.")
     return state, [_note(f"ready-{event.head_sha}", message)]
 
 
 def _on_trained(state: IssueState, event: fx.Trained, facts: Facts) -> Result:
+    state.lease = None
     if state.phase != Phase.TRAINING or event.sha != state.approved_sha:
         return state, []  # the approval was voided or cancelled while it ran
     state.phase, state.activity, state.run = Phase.TRAINED, "", event.run
@@ -256,7 +288,7 @@ def _on_trained(state: IssueState, event: fx.Trained, facts: Facts) -> Result:
 
 
 def _on_published(state: IssueState, event: fx.Published, facts: Facts) -> Result:
-    state.phase, state.activity, state.published = Phase.PUBLISHED, "", event.published
+    state.phase, state.activity, state.published, state.lease = Phase.PUBLISHED, "", event.published, None
     return state, [_reply(state, f"published-{event.sha}", "comments/published.md.j2", again=False)]
 
 
@@ -266,17 +298,31 @@ def _on_progress(state: IssueState, event: fx.Progress, facts: Facts) -> Result:
 
 
 def _on_failed(state: IssueState, event: fx.StepFailed, facts: Facts) -> Result:
+    state.lease = None
     if state.phase == Phase.CANCELLED:
         return state, []
-    state.phase, state.activity = Phase.FAILED, ""
+    state.phase, state.activity, state.interrupted = Phase.FAILED, "", None
     state.failed_step, state.error = event.step, event.message
     state.attempts += 1
     reply = _reply(state, f"failed-{event.step}-{state.attempts}", "comments/failed.md.j2", failure=event)
     return state, [reply]
 
 
+def _on_stopped(state: IssueState, event: fx.Stopped, facts: Facts) -> Result:
+    state.lease, state.activity = None, event.activity
+    return state, []
+
+
+def _on_interrupted(state: IssueState, event: fx.Interrupted, facts: Facts) -> Result:
+    """Say so in the status: nothing is running any more, and `/retry` picks the step up again."""
+    state.lease, state.activity = None, ""
+    state.interrupted = {"step": event.step, "since": event.since}
+    return state, []
+
+
 _HANDLERS: dict[type, Callable[..., Result]] = {
     IssueEvent: _on_issue, CommentEvent: _on_comment, PushEvent: _on_push,
     fx.Planned: _on_planned, fx.PullRequestReady: _on_pr_ready, fx.Trained: _on_trained,
     fx.Published: _on_published, fx.Progress: _on_progress, fx.StepFailed: _on_failed,
+    fx.Stopped: _on_stopped, fx.Interrupted: _on_interrupted,
 }

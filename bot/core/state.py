@@ -39,14 +39,19 @@ class IssueState:
     pr_number: int | None = None
     branch: str | None = None
     head_sha: str | None = None  # last PR head the bot has seen
+    tested_sha: str | None = None  # the commit the bot smoke-tested and announced: what a bare /approve-train means
+    tested_at: str | None = None  # when that commit was made (GitHub's clock), to spot approvals typed before it
     approved_sha: str | None = None
     approved_by: str | None = None
+    approved_untested: bool = False  # approved with `/approve-train <sha>` for a commit the bot did not smoke-test
     run: dict[str, Any] | None = None  # {"sha", "status", "out_dir", "summary": {...}}
     published: dict[str, Any] | None = None  # {"sha", "model", "space"}
     failed_step: str | None = None  # research | smoke | training | publish
     error: str | None = None
     attempts: int = 0
     handled: list[int] = field(default_factory=list)
+    lease: dict[str, Any] | None = None  # the slow step in flight: {"step", "holder", "token", "since", "beat"}
+    interrupted: dict[str, Any] | None = None  # {"step", "since"}: its holder died; `/retry` resumes it
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -11,17 +11,22 @@ NEW_HEAD = "b" * 40
 PLAN = {"goal": "g", "dataset": "d.csv", "text_column": "t", "label_column": "l", "labels": ["x", "y"]}
 
 
-def comment(body, login="maintainer", kind="User", cid=1):
+TESTED_AT = "2026-11-30T10:00:00Z"
+
+
+def comment(body, login="maintainer", kind="User", cid=1, at="2026-11-30T10:05:00Z"):
     return CommentEvent(repo="acme/r", number=1, comment_id=cid, body=body, sender=Actor(login, kind),
-                        on_pull_request=False, issue_title="Classify tickets", issue_body="by issue type please")
+                        on_pull_request=False, issue_title="Classify tickets", issue_body="by issue type please",
+                        created_at=at)
 
 
-def facts(permission="write", head=HEAD):
-    return Facts(bot_login=BOT, permission=permission, pr_head_sha=head)
+def facts(permission="write", head=HEAD, new_commits=()):
+    return Facts(bot_login=BOT, permission=permission, pr_head_sha=head, new_commits=new_commits)
 
 
 def planned():
-    return IssueState(phase=Phase.PLANNED, plan=PLAN, pr_number=2, branch="ml-intern/issue-1", head_sha=HEAD)
+    return IssueState(phase=Phase.PLANNED, plan=PLAN, pr_number=2, branch="ml-intern/issue-1", head_sha=HEAD,
+                      tested_sha=HEAD, tested_at=TESTED_AT)
 
 
 def trained():
@@ -152,3 +157,61 @@ def test_retry_restarts_a_run_interrupted_by_a_bot_restart():
     state.phase, state.approved_sha, state.activity = Phase.TRAINING, HEAD, "Training: step 40/100"
     state, effects = step(state, comment("/retry"), facts())
     assert state.phase == Phase.TRAINING and [e.sha for e in effects if isinstance(e, fx.Train)] == [HEAD]
+
+
+def test_a_bare_approval_means_the_smoke_tested_commit_never_a_newer_head():
+    """Regression: a push 0.2 s after `/approve-train` made the bot train the pushed commit."""
+    pushed = ("`bbbbbbb` by @mallory",)
+    state, effects = step(planned(), comment("/approve-train"), facts(head=NEW_HEAD, new_commits=pushed))
+    assert state.phase == Phase.PLANNED and state.approved_sha is None and fx.Train not in kinds(effects)
+    refusal = notes(effects)
+    assert "smoke-tested `aaaaaaa`" in refusal and "`bbbbbbb` by @mallory" in refusal
+    assert "/approve-train bbbbbbb" in refusal
+
+
+def test_a_pushed_commit_trains_only_when_approved_by_its_sha_and_says_it_was_not_smoke_tested():
+    state, effects = step(planned(), comment(f"/approve-train {NEW_HEAD[:7]}"), facts(head=NEW_HEAD))
+    assert state.approved_sha == NEW_HEAD and state.approved_untested
+    assert [e.sha for e in effects if isinstance(e, fx.Train)] == [NEW_HEAD]
+    from bot.core.render import render
+
+    assert "did **not** smoke-test" in render("comments/status.md.j2", state=state)
+
+
+def test_an_approval_typed_before_the_smoke_tested_commit_was_announced_is_refused():
+    _, effects = step(planned(), comment("/approve-train", at="2026-11-30T09:59:59Z"), facts())
+    assert fx.Train not in kinds(effects) and "written before" in notes(effects)
+
+
+def test_a_sha_argument_must_be_a_real_sha_prefix():
+    for arg in ("a", "zzzzzzz", "HEAD"):
+        _, effects = step(planned(), comment(f"/approve-train {arg}"), facts())
+        assert fx.Train not in kinds(effects), arg
+
+
+def test_an_interrupted_step_is_shown_and_retry_resumes_it():
+    state = IssueState(activity="Researching datasets and models…", lease={"step": "research", "beat": "t"})
+    state, _ = step(state, fx.Interrupted("research", "2026-11-30T10:00:00Z"), facts())
+    assert state.interrupted == {"step": "research", "since": "2026-11-30T10:00:00Z"}
+    assert not state.activity and state.lease is None
+    from bot.core.render import render
+
+    assert "Interrupted during **research**" in render("comments/status.md.j2", state=state)
+    state, effects = step(state, comment("/retry"), facts())
+    assert fx.Research in kinds(effects) and state.interrupted is None
+
+
+def test_start_after_an_interrupted_research_starts_again_instead_of_saying_already_on_it():
+    state, _ = step(IssueState(activity="Researching…"), fx.Interrupted("research", "t"), facts())
+    _, effects = step(state, comment("/ml-intern", login="alice"), facts(permission="read"))
+    assert fx.Research in kinds(effects)
+
+
+def test_approval_during_an_interrupted_training_asks_for_retry():
+    state = planned()
+    state.phase, state.approved_sha = Phase.TRAINING, HEAD
+    state, _ = step(state, fx.Interrupted("training", "t"), facts())
+    _, effects = step(state, comment("/approve-train", cid=7), facts())
+    assert fx.Train not in kinds(effects) and "/retry" in notes(effects)
+    state, effects = step(state, comment("/retry", cid=8), facts())
+    assert [e.sha for e in effects if isinstance(e, fx.Train)] == [HEAD] and state.interrupted is None

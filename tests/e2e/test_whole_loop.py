@@ -135,7 +135,10 @@ def test_approval_for_a_sha_that_is_no_longer_the_head_is_refused(w, planned):
 
 @pytest.fixture(scope="module")
 def trained(w, planned):
+    head = w.state(planned).head_sha  # the maintainer's own NOTES.md commit: the bot did not smoke-test it
     comment(w, "maintainer", planned, "/approve-train")
+    assert "did not smoke-test" in replies(w, planned) and w.state(planned).phase == Phase.PLANNED
+    comment(w, "maintainer", planned, f"/approve-train {head[:7]}")
     state = w.wait_for(planned, {Phase.TRAINED, Phase.FAILED}, timeout=600)
     assert state.phase == Phase.TRAINED, f"{state.failed_step}: {state.error}"
     return state
@@ -143,8 +146,8 @@ def trained(w, planned):
 
 def test_training_runs_on_exactly_the_approved_sha_and_reports(w, planned, trained):
     run_dir = Path(trained.run["out_dir"]).parent
-    assert run_dir.name == trained.approved_sha == trained.head_sha
-    assert (run_dir / "src" / "NOTES.md").read_text() == "maintainer was here\n"
+    assert run_dir.name == trained.approved_sha == trained.head_sha and trained.approved_untested
+    assert (run_dir / "repo" / f"ml-intern/issue-{planned}" / "NOTES.md").read_text() == "maintainer was here\n"
     out = Path(trained.run["out_dir"])
     metrics = json.loads((out / "metrics.json").read_text())
     assert (out / "confusion_matrix.png").stat().st_size > 1000
@@ -165,7 +168,7 @@ def test_a_push_after_training_voids_publishing(w, planned, trained):
 
 
 def test_retrained_run_publishes_once_with_card_and_space(w, planned, trained):
-    comment(w, "maintainer", planned, "/approve-train")
+    comment(w, "maintainer", planned, f"/approve-train {w.state(planned).head_sha[:7]}")
     state = w.wait_for(planned, {Phase.TRAINED, Phase.FAILED}, timeout=600)
     assert state.phase == Phase.TRAINED, state.error
     comment(w, "maintainer", planned, "/approve-publish")
