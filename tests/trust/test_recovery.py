@@ -1,0 +1,73 @@
+"""Nothing stuck, nothing lost: `serve` killed during research, smoke test and training, and GitHub down
+while a run ends. Each time `/status` tells the truth and `/retry` resumes; a finished run is reported
+once GitHub answers again, never trained twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+from bot.core.state import Phase
+from tests.trust.conftest import wait_until
+
+
+def restart_and_ask(world, number: int) -> str:
+    """Start the bot again, then ask `/status` as the issue's author would."""
+    world.bot.start()
+    asked = world.repo("alice").get_issue(number).create_comment("/status")
+    return world.wait_for_reply(number, f"<!-- ml-intern:reply:cmd-{asked.id} -->")
+
+
+def kill_during(world, number: int, activity: str) -> None:
+    world.wait_for_activity(number, activity)
+    assert world.state(number).lease, "a running step carries a lease in the state marker"
+    world.bot.kill()
+
+
+def test_killed_during_research_smoke_test_and_training_each_resumes_with_retry(trust_world, figures):
+    world = trust_world
+    data = world.root / "data"
+    slow = data / "slow.csv"
+    os.mkfifo(slow)  # research blocks reading it: the bot is reliably killed mid-research
+    world.configure(str(slow))
+    issue = world.repo("alice").create_issue(title="Ticket types", body="Label customer support tickets by type.")
+    number = issue.number
+    issue.create_comment("/ml-intern")  # a command runs once: after a crash it is `/retry` that resumes
+
+    kill_during(world, number, "Researching")
+    slow.unlink()
+    shutil.copy(data / "tickets.csv", slow)
+    answer = restart_and_ask(world, number)
+    assert "Interrupted during **research**" in answer and "`/retry`" in answer
+    assert "Researching" not in world.status_body(number).split("Interrupted")[0], "stale progress shown as live"
+
+    world.repo("maintainer").get_issue(number).create_comment("/retry")
+    kill_during(world, number, "Smoke-testing")
+    assert "Interrupted during **smoke**" in restart_and_ask(world, number)
+
+    world.repo("maintainer").get_issue(number).create_comment("/retry")
+    assert world.wait_for(number, {Phase.PLANNED, Phase.FAILED}).phase == Phase.PLANNED
+    world.repo("maintainer").get_issue(number).create_comment("/approve-train")
+    kill_during(world, number, "Training:")
+    assert "Interrupted during **training**" in restart_and_ask(world, number)
+
+    world.repo("maintainer").get_issue(number).create_comment("/retry")
+    state = world.wait_for_activity(number, "Training:")
+    result = world.root / "bot" / "issues" / "acme_support-bot" / f"issue-{number}" / "runs" / state.approved_sha
+    world.forge.fault(503, times=0)  # GitHub is down from here until the run has ended
+    try:
+        wait_until(lambda: (result / "result.json").exists(), 300, "the run to finish on disk")
+        finished = json.loads((result / "result.json").read_text())
+        time.sleep(3)
+    finally:
+        world.forge.clear_faults()
+    state = world.wait_for(number, {Phase.TRAINED, Phase.FAILED}, timeout=180)
+    report = [b for b in world.bot_comments(number) if "ml-intern:report" in b]
+    figures.update(kills=3, stuck_issues=0, runs_after_outage=1 + (json.loads((result / "result.json").read_text())
+                                                                    != finished), reports=len(report))
+    assert state.phase == Phase.TRAINED, state.error
+    assert json.loads((result / "result.json").read_text()) == finished, "the finished run was trained again"
+    assert len(report) == 1
