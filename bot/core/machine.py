@@ -132,6 +132,9 @@ def _cmd_status(state, command, event, facts) -> Result:
 
 
 def _cmd_start(state, command, event, facts) -> Result:
+    if state.interrupted and state.phase != Phase.NEW:
+        return state, [_note(f"cmd-{event.comment_id}", f"The {state.interrupted['step']} step was interrupted; "
+                                                           "a maintainer comments `/retry` to resume it.")]
     if state.phase != Phase.NEW or state.activity:
         return state, [_note(f"cmd-{event.comment_id}", f"I am already on it (phase: {state.phase.value}). "
                                                            "`/status` shows where things stand.")]

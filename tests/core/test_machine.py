@@ -213,5 +213,7 @@ def test_approval_during_an_interrupted_training_asks_for_retry():
     state, _ = step(state, fx.Interrupted("training", "t"), facts())
     _, effects = step(state, comment("/approve-train", cid=7), facts())
     assert fx.Train not in kinds(effects) and "/retry" in notes(effects)
+    _, effects = step(state, comment("/ml-intern", login="alice", cid=9), facts(permission="read"))
+    assert "interrupted" in notes(effects) and "already on it" not in notes(effects)
     state, effects = step(state, comment("/retry", cid=8), facts())
     assert [e.sha for e in effects if isinstance(e, fx.Train)] == [HEAD] and state.interrupted is None

@@ -179,6 +179,12 @@ class World:
         self.forge.cli("hook", "add", "--url", f"{self.bot.url}/webhook", "--secret", SECRET)
         self._clients: dict[str, Github] = {}
 
+    def bot_settings(self):
+        """The bot's own settings, for a test that looks through its eyes."""
+        from bot.config import Settings
+
+        return Settings(github_token=self.tokens[BOT], github_api_url=self.forge.api_url, bot_login=BOT)
+
     def repo(self, login: str):
         if login not in self._clients:
             self._clients[login] = Github(auth=Auth.Token(self.tokens[login]), base_url=self.forge.api_url,

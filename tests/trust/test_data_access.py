@@ -76,3 +76,27 @@ def test_a_named_dataset_that_does_not_exist_is_reported_not_swapped(trust_world
     answer = failure(world, number)
     assert "acme-corp/ticket-types-v2" in answer
     assert world.state(number).plan is None
+
+
+def test_a_data_file_in_the_repository_is_read_from_the_repository_and_checked_out_with_the_scripts(
+        trust_world, tmp_path, figures):
+    """An issue may name a file inside the repository: research, smoke test and training read it from there."""
+    from bot.github import RepoClient, connect
+    from tests.trust.conftest import BOT
+
+    world = trust_world
+    csv = (world.root / "data" / "tickets.csv").read_text()
+    world.repo("maintainer").create_file("support/tickets.csv", "add ticket data", csv)
+    number = goal(world, "Label the tickets in support/tickets.csv by their category.")
+    state = world.wait_for(number, {Phase.PLANNED, Phase.FAILED}, timeout=300)
+    assert state.phase == Phase.PLANNED, state.error
+    assert state.plan["dataset_in_repo"] == "support/tickets.csv"
+    assert state.plan["dataset"] == "../../support/tickets.csv"
+    plan_comment = next(b for b in world.bot_comments(number) if "ml-intern:plan" in b)
+    assert "`support/tickets.csv` (in this repository)" in plan_comment and str(world.root) not in plan_comment
+    settings = world.bot_settings()
+    client = RepoClient(connect(settings), "acme/support-bot", BOT)
+    written = client.checkout(state.tested_sha, [f"ml-intern/issue-{number}", "support/tickets.csv"], tmp_path)
+    figures.update(files_checked_out=len(written))
+    assert (tmp_path / "support" / "tickets.csv").read_text() == csv
+    assert (tmp_path / f"ml-intern/issue-{number}" / "train.py").exists()
