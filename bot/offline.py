@@ -16,7 +16,7 @@ def prepare_offline(default_home: Path, online: bool) -> bool:
         return False
     from bot.research.models import ensure_offline_model
 
-    hf_home = Path(os.environ.get("HF_HOME") or default_home)
+    hf_home = Path(os.environ.get("HF_HOME") or default_home).resolve()  # scripts run in other folders
     ensure_offline_model(hf_home)
     os.environ["HF_HOME"] = str(hf_home)
     os.environ["HF_HUB_OFFLINE"] = "1"
