@@ -207,6 +207,16 @@ class World:
     def bot_comments(self, number: int) -> list[str]:
         return [c.body for c in self.comments(number) if c.user.login == BOT]
 
+    def leaks_in_comments(self) -> list[str]:
+        """Every comment on the forge that shows a token, the webhook secret or a terminal colour code."""
+        secrets = [*self.tokens.values(), SECRET]
+        found = []
+        for issue in self.repo("maintainer").get_issues(state="all"):
+            for comment in issue.get_comments():
+                if any(secret in comment.body for secret in secrets) or "\x1b" in comment.body:
+                    found.append(f"#{issue.number}: {comment.body[:80]}")
+        return found
+
     def status_body(self, number: int) -> str:
         return next((body for body in self.bot_comments(number) if decode_marker(body)), "")
 

@@ -124,3 +124,29 @@ def _send_until_answered(sock: socket.socket, *, chunked: bool, limit: int = 400
         sent += len(block)
     sock.settimeout(10)
     return sock.recv(4096)
+
+
+def test_a_signed_payload_of_the_wrong_shape_is_400_and_can_be_sent_again(trust_world, figures):
+    """Regression: a string `repository` or `"number": true` gave a 500 (or issue #1) and burned the delivery."""
+    import hashlib
+    import hmac
+
+    import httpx
+
+    from tests.trust.conftest import SECRET
+
+    def deliver(payload: dict) -> httpx.Response:
+        body = json.dumps(payload).encode()
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        return httpx.post(f"{trust_world.bot.url}/webhook", content=body, timeout=30, headers={
+            "X-GitHub-Event": "issues", "X-GitHub-Delivery": "wrong-shape-1", "X-Hub-Signature-256": signature,
+            "Content-Type": "application/json"})
+
+    good = {"action": "opened", "issue": {"number": 999, "title": "t", "body": "b"},
+            "repository": {"full_name": "acme/support-bot"}, "sender": {"login": "alice", "type": "User"}}
+    answers = [deliver({**good, "repository": "acme/support-bot"}).status_code,
+               deliver({**good, "issue": {**good["issue"], "number": True}}).status_code,
+               deliver({**good, "sender": [1]}).status_code]
+    again = deliver(good)
+    figures.update(wrong_shapes=len(answers), refused_400=answers.count(400), resent_accepted=again.status_code)
+    assert answers == [400, 400, 400] and again.status_code == 202

@@ -71,3 +71,6 @@ def test_killed_during_research_smoke_test_and_training_each_resumes_with_retry(
     assert state.phase == Phase.TRAINED, state.error
     assert json.loads((result / "result.json").read_text()) == finished, "the finished run was trained again"
     assert len(report) == 1
+    leaks = world.leaks_in_comments()
+    figures.update(comments_with_secrets_or_colour_codes=len(leaks))
+    assert leaks == []
