@@ -78,6 +78,9 @@ def _on_issue(state: IssueState, event: IssueEvent, facts: Facts) -> Result:
     return _start_research(state, _goal(event.title, event.body))
 
 
+FINAL = "This model is published; the issue is done. For another model, open a new issue."
+
+
 def _on_comment(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
     if _is_self(event.sender.login, facts) or event.comment_id in state.handled:
         return state, []
@@ -100,6 +103,8 @@ def _on_comment(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
         return state, [_note(key, f"@{event.sender.login}, `/{command.name}` needs write, maintain or admin "
                                   f"permission on this repository (yours, read through the API: "
                                   f"{facts.permission or 'none'}). Ask a maintainer to run it.")]
+    if state.phase == Phase.PUBLISHED and command.name in ("plan", "retry", "cancel"):
+        return state, [_note(key, f"`/{command.name}`: nothing to do. {FINAL}")]
     return _COMMANDS[command.name](state, command, event, facts)
 
 
@@ -107,6 +112,8 @@ def _on_push(state: IssueState, event: PushEvent, facts: Facts) -> Result:
     if state.pr_number != event.pr_number or event.head_sha == state.head_sha:
         return state, []
     state.head_sha = event.head_sha
+    if state.phase == Phase.PUBLISHED:
+        return state, []  # what was published stays as published; the PR is the user's now
     voided = state.approved_sha and state.approved_sha != event.head_sha
     if not voided:
         return state, []
