@@ -20,6 +20,7 @@ from pathlib import Path
 from bot.artifacts import shipped_eval, shipped_key
 from bot.config import Settings
 from bot.core import effects as fx
+from bot.core.commands import CommandError, may_run, parse_commands
 from bot.core.events import BRANCH_PREFIX, pr_marker
 from bot.core.render import render
 from bot.errors import Interrupted
@@ -225,11 +226,23 @@ class CancelWatch(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(self.every_s):
             try:
-                if self.client.cancel_requested(self.number, self.since):
+                if self._requested():
                     self.on_cancel()
                     return
             except Exception:  # noqa: BLE001 -- a failed poll must not kill the run; the next poll tries again
                 log.warning("could not poll #%s for /cancel", self.number)
+
+
+    def _requested(self) -> bool:
+        """A `/cancel` typed since the run started by someone the one rule (`may_run`) allows."""
+        for login, kind, body in self.client.comments_since(self.number, self.since):
+            try:
+                cancels = [c for c in parse_commands(body) if c.name == "cancel"]
+            except CommandError:
+                continue
+            if cancels and may_run(cancels[0], sender_type=kind, permission=self.client.permission(login)):
+                return True
+        return False
 
 
 class ProgressReporter:

@@ -13,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+import requests
 import yaml
 from github import Auth, Github, GithubException, InputGitTreeElement
 
 from bot.config import Settings
-from bot.core.commands import WRITE_PERMISSIONS, CommandError, parse_commands
-from bot.core.state import MARKER_PREFIX, PHASE_LABELS, IssueState, decode_marker, encode_marker
+from bot.core.state import MARKER_PREFIX, IssueState, decode_marker
 from bot.errors import UserError
 from bot.retry import create_once, github_retry
 
@@ -32,6 +32,10 @@ def marker(key: str) -> str:
 
 def _is_loopback(url: str) -> bool:
     return (urlparse(url).hostname or "") in {"127.0.0.1", "localhost", "::1"}
+
+
+class StaleState(requests.RequestException):
+    """Another writer saved the issue's state first; like an outage, the event is handled again later."""
 
 
 class ConfigFileError(UserError):
@@ -73,9 +77,16 @@ class RepoClient:
         comment = self._find(number, MARKER_PREFIX)
         return (decode_marker(comment.body) if comment else None) or IssueState()
 
-    def save_state(self, number: int, state: IssueState, body: str) -> None:
-        self.upsert(number, MARKER_PREFIX, f"{encode_marker(state)}\n{body}")
-        self.sync_labels(number, state)
+    def save_status(self, number: int, body: str, *, expected_version: int) -> None:
+        """Write the status comment, unless someone saved a newer state since we read ours (StaleState)."""
+        existing = self._find(number, MARKER_PREFIX)
+        if existing is not None:
+            current = self.repo.get_issue(number).get_comment(existing.id)
+            stored = decode_marker(current.body)
+            if stored is not None and stored.version != expected_version:
+                raise StaleState(f"the state of #{number} was saved by another writer (version {stored.version}, "
+                                 f"expected {expected_version}); handling the event again on the newer state")
+        self.upsert(number, MARKER_PREFIX, body)
 
     def upsert_keyed(self, number: int, key: str, body: str, *, edit: bool) -> None:
         """A comment identified by `key`: edited in place when `edit`, else created only once."""
@@ -99,33 +110,25 @@ class RepoClient:
         self._bot_comments(number).append(created)
         return created
 
-    def sync_labels(self, number: int, state: IssueState) -> None:
-        """Labels mirror the phase; a stray phase label is removed, never trusted."""
+    def labels(self, number: int) -> set[str]:
+        return {label.name for label in self.repo.get_issue(number).labels}
+
+    def change_labels(self, number: int, add: set[str], remove: set[str]) -> None:
         issue = self.repo.get_issue(number)
-        current = {label.name for label in issue.labels}
-        wanted = state.phase.label
-        for name in (current & PHASE_LABELS) - {wanted}:
+        for name in sorted(remove):
             issue.remove_from_labels(name)
-        if wanted not in current:
-            issue.add_to_labels(wanted)
+        if add:
+            issue.add_to_labels(*sorted(add))
 
     def react(self, number: int, content: str, comment_id: int | None = None) -> None:
         issue = self.repo.get_issue(number)
         target = issue.get_comment(comment_id) if comment_id else issue
         target.create_reaction(content)
 
-    def cancel_requested(self, number: int, since: datetime) -> bool:
-        """Whether someone with write access commented `/cancel` after `since` (polled during a run)."""
-        for comment in self.repo.get_issue(number).get_comments(since=since):
-            if comment.created_at < since or comment.user.login.lower() == self.bot_login or comment.user.type == "Bot":
-                continue
-            try:
-                commands = parse_commands(comment.body)
-            except CommandError:
-                continue
-            if any(c.name == "cancel" for c in commands) and self.permission(comment.user.login) in WRITE_PERMISSIONS:
-                return True
-        return False
+    def comments_since(self, number: int, since: datetime) -> list[tuple[str, str, str]]:
+        """(login, account type, body) of the comments made after `since`, the bot's own left out."""
+        return [(c.user.login, c.user.type, c.body) for c in self.repo.get_issue(number).get_comments(since=since)
+                if c.created_at >= since and c.user.login.lower() != self.bot_login]
 
     # --- facts for the core ---------------------------------------------------------------
 

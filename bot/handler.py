@@ -19,7 +19,6 @@ from typing import Any
 from bot import lease as leases
 from bot.config import Settings
 from bot.core import effects as fx
-from bot.core.commands import CommandError, parse_commands
 from bot.core.events import (
     CommentEvent,
     Event,
@@ -32,7 +31,7 @@ from bot.core.events import (
 )
 from bot.core.machine import short, step
 from bot.core.render import render
-from bot.core.state import PHASE_LABELS, IssueState
+from bot.core.state import PHASE_LABELS, IssueState, label_changes, status_comment
 from bot.errors import explain, public_text
 from bot.executor import Executor
 from bot.github import RepoClient, connect
@@ -87,10 +86,10 @@ class IssueSession:
         self.facts = self._facts(event)
         self._settle_dead_lease()
         if isinstance(event, IssueEvent) and event.label in PHASE_LABELS and self.client.has_status(self.number):
-            self.client.sync_labels(self.number, self.state)  # a hand-added phase label is undone
+            self._mirror_labels()  # a hand-added phase label is undone
         if isinstance(event, CommentEvent) and event.on_pull_request:
-            title, body = self.client.issue_text(self.number)
-            event = dataclasses.replace(event, number=self.number, issue_title=title, issue_body=body)
+            title, body = self.client.issue_text(self.number)  # the goal is the issue's text, not the PR's
+            event = dataclasses.replace(event, issue_title=title, issue_body=body)
         self._run([event])
 
     def _run(self, queue: list[object]) -> None:
@@ -148,13 +147,27 @@ class IssueSession:
             self.save()
 
     def save(self) -> None:
-        self.client.save_state(self.number, self.state, render("comments/status.md.j2", state=self.state))
+        """The status comment and the labels, from the state; a newer state saved by someone else wins."""
+        loaded = self.state.version
+        self.state = dataclasses.replace(self.state, version=loaded + 1)
+        try:
+            body = status_comment(self.state, render("comments/status.md.j2", state=self.state))
+            self.client.save_status(self.number, body, expected_version=loaded)
+        except Exception:
+            self.state = dataclasses.replace(self.state, version=loaded)
+            raise
+        self._mirror_labels()
+
+    def _mirror_labels(self) -> None:
+        add, remove = label_changes(self.state, self.client.labels(self.number))
+        if add or remove:
+            self.client.change_labels(self.number, add, remove)
 
     def execute(self, effect: fx.Effect) -> None:
         if isinstance(effect, fx.React):
             self._react(effect)
         elif isinstance(effect, fx.Reply):
-            self.client.upsert_keyed(self.number, f"reply:{effect.key}", effect.body, edit=False)
+            self.client.upsert_keyed(effect.on or self.number, f"reply:{effect.key}", effect.body, edit=False)
         elif isinstance(effect, fx.Sticky):
             self.client.upsert_keyed(self.number, effect.kind, effect.body, edit=True)
         elif isinstance(effect, fx.CancelRun):
@@ -186,14 +199,9 @@ class IssueSession:
     def _facts(self, event: Event) -> Facts:
         """Read through the API what the core must not guess: permission, the PR head and its new commits."""
         facts = Facts(bot_login=self.settings.bot_login)
-        if not isinstance(event, CommentEvent) or event.sender.type == "Bot":
+        if not isinstance(event, CommentEvent) or event.sender.type == "Bot" or not event.commands:
             return facts
-        try:
-            commands = parse_commands(event.body)
-        except CommandError:
-            return facts
-        if not commands:
-            return facts
+        commands = event.commands
         permission = self.client.permission(event.sender.login) if commands[0].privileged else None
         head = self.client.pull_head(self.state.pr_number)
         new_commits: tuple[str, ...] = ()

@@ -37,6 +37,11 @@ class Command:
         return self.name in PRIVILEGED
 
 
+def may_run(command: Command, *, sender_type: str, permission: str | None) -> bool:
+    """The one rule for who may run a command: never a bot; privileged ones need write access (read via the API)."""
+    return sender_type != "Bot" and (not command.privileged or permission in WRITE_PERMISSIONS)
+
+
 class CommandError(ValueError):
     """A command line that cannot be understood; the message is shown to the user."""
 

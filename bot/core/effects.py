@@ -18,6 +18,7 @@ class Reply:
 
     key: str
     body: str
+    on: int | None = None  # the issue or PR where the command was typed; None = the goal issue
 
 
 @dataclass(frozen=True)

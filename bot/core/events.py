@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.core.commands import Command, CommandError, parse_commands
+
 TRIGGER_LABEL = "ml-intern"
 BRANCH_PREFIX = "ml-intern/issue-"
 _BRANCH = re.compile(rf"^{re.escape(BRANCH_PREFIX)}(\d+)$")
@@ -33,6 +35,7 @@ class IssueEvent:
     labels: tuple[str, ...]
     sender: Actor
     label: str | None = None  # the label just added, for `labeled`
+    commands: tuple[Command, ...] = ()  # read once, here, from the body's visible text
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class CommentEvent:
     issue_body: str = ""
     created_at: str = ""  # GitHub's ISO 8601 time of the comment, to compare with what the bot announced
     pr_author: str = ""  # who opened the PR, for a comment on a PR
+    commands: tuple[Command, ...] = ()  # read once, here, from the comment's visible text
+    command_error: str = ""  # why a command line could not be read, for the reply
 
 
 @dataclass(frozen=True)
@@ -127,17 +132,25 @@ def _labels(issue: dict) -> tuple[str, ...]:
     return tuple(_field(label, "name", str, "issue.labels[].") for label in labels)
 
 
+def _commands(body: str) -> tuple[tuple[Command, ...], str]:
+    try:
+        return tuple(parse_commands(body)), ""
+    except CommandError as exc:
+        return (), str(exc)
+
+
 def _issue(payload: dict) -> IssueEvent | None:
     action = _field(payload, "action", str, "")
     issue = _field(payload, "issue", dict, "")
     if action not in {"opened", "edited", "labeled", "reopened"} or issue.get("pull_request"):
         return None
     label = _field(payload, "label", dict, "", optional=True)
+    body = _text(issue, "body", "issue.")
     return IssueEvent(
         repo=_repo(payload), number=_field(issue, "number", int, "issue."), action=action,
-        title=_text(issue, "title", "issue."), body=_text(issue, "body", "issue."),
+        title=_text(issue, "title", "issue."), body=body,
         labels=_labels(issue), sender=_actor(payload),
-        label=_field(label, "name", str, "label.") if label else None,
+        label=_field(label, "name", str, "label.") if label else None, commands=_commands(body)[0],
     )
 
 
@@ -148,9 +161,11 @@ def _comment(payload: dict) -> CommentEvent | None:
         return None
     on_pull = bool(issue.get("pull_request"))
     author = _field(issue, "user", dict, "issue.", optional=True) or {}
+    body = _text(comment, "body", "comment.")
+    commands, error = _commands(body)
     return CommentEvent(
         repo=_repo(payload), number=_field(issue, "number", int, "issue."),
-        comment_id=_field(comment, "id", int, "comment."), body=_text(comment, "body", "comment."),
+        comment_id=_field(comment, "id", int, "comment."), body=body, commands=commands, command_error=error,
         sender=_actor(payload), on_pull_request=on_pull,
         issue_title=_text(issue, "title", "issue."), issue_body=_text(issue, "body", "issue."),
         created_at=_text(comment, "created_at", "comment."),

@@ -7,11 +7,12 @@ new -> planned (PR open, awaiting /approve-train) -> training -> trained (awaiti
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Callable
 
 from bot.core import effects as fx
-from bot.core.commands import WRITE_PERMISSIONS, Command, CommandError, parse_commands
+from bot.core.commands import Command, may_run
 from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, PushEvent
 from bot.core.render import render
 from bot.core.state import PHASE_LABELS, IssueState, Phase
@@ -36,15 +37,8 @@ def _is_self(login: str, facts: Facts) -> bool:
 
 
 def _wants_bot(event: IssueEvent) -> bool:
-    has_command = any(cmd.name == "ml-intern" for cmd in _safe_commands(event.body))
+    has_command = any(cmd.name == "ml-intern" for cmd in event.commands)
     return TRIGGER_LABEL in event.labels or has_command
-
-
-def _safe_commands(text: str) -> list[Command]:
-    try:
-        return parse_commands(text)
-    except CommandError:
-        return []
 
 
 def _goal(title: str, body: str) -> str:
@@ -81,30 +75,49 @@ def _on_issue(state: IssueState, event: IssueEvent, facts: Facts) -> Result:
 FINAL = "This model is published; the issue is done. For another model, open a new issue."
 
 
-def _on_comment(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
+def _refused(state: IssueState, event: CommentEvent, facts: Facts) -> Result | None:
+    """Why this comment runs nothing (with the reply saying so), or None when its command may run."""
     if _is_self(event.sender.login, facts) or event.comment_id in state.handled:
         return state, []
-    try:
-        commands = parse_commands(event.body)
-    except CommandError as exc:
+    if event.command_error:
         state.remember(event.comment_id)
-        return state, [_note(f"cmd-{event.comment_id}", f"I could not read that command: {exc}. Try `/help`.")]
-    if not commands:
+        return state, [_note(f"cmd-{event.comment_id}", f"I could not read that command: {event.command_error}. "
+                                                           "Try `/help`.")]
+    if not event.commands:
         return state, []
     state.remember(event.comment_id)
-    command = commands[0]
+    command = event.commands[0]
     key = f"cmd-{event.comment_id}"
     if event.sender.type == "Bot":
         if not command.privileged:
             return state, []
         return state, [_note(key, f"`/{command.name}` from @{event.sender.login} is ignored: "
                                   "commands from bot accounts are never accepted. A maintainer must type it.")]
-    if command.privileged and facts.permission not in WRITE_PERMISSIONS:
+    if not may_run(command, sender_type=event.sender.type, permission=facts.permission):
         return state, [_note(key, f"@{event.sender.login}, `/{command.name}` needs write, maintain or admin "
                                   f"permission on this repository (yours, read through the API: "
                                   f"{facts.permission or 'none'}). Ask a maintainer to run it.")]
     if state.phase == Phase.PUBLISHED and command.name in ("plan", "retry", "cancel"):
         return state, [_note(key, f"`/{command.name}`: nothing to do. {FINAL}")]
+    return None
+
+
+def _answered_where_typed(handler: Callable[..., Result]) -> Callable[..., Result]:
+    """The reply to a command goes to the thread it was typed in (the issue, or the bot's PR)."""
+    def answer(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
+        state, effects = handler(state, event, facts)
+        key = f"cmd-{event.comment_id}"
+        return state, [dataclasses.replace(e, on=event.number) if isinstance(e, fx.Reply) and e.key == key else e
+                       for e in effects]
+    return answer
+
+
+@_answered_where_typed
+def _on_comment(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
+    refused = _refused(state, event, facts)
+    if refused is not None:
+        return refused
+    command = event.commands[0]
     return _COMMANDS[command.name](state, command, event, facts)
 
 

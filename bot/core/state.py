@@ -52,6 +52,7 @@ class IssueState:
     handled: list[int] = field(default_factory=list)
     lease: dict[str, Any] | None = None  # the slow step in flight: {"step", "holder", "token", "since", "beat"}
     interrupted: dict[str, Any] | None = None  # {"step", "since"}: its holder died; `/retry` resumes it
+    version: int = 0  # bumped on every save, so a writer that read an older state cannot overwrite a newer one
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -72,6 +73,17 @@ class IssueState:
 
 def encode_marker(state: IssueState) -> str:
     return f"{MARKER_PREFIX}{state.to_json()} -->"
+
+
+def status_comment(state: IssueState, rendered: str) -> str:
+    """The sticky status comment: the hidden state, then what people read."""
+    return f"{encode_marker(state)}\n{rendered}"
+
+
+def label_changes(state: IssueState, current: set[str]) -> tuple[set[str], set[str]]:
+    """(labels to add, labels to remove) so the phase labels mirror the state; a stray one is never trusted."""
+    wanted = state.phase.label
+    return {wanted} - current, (current & PHASE_LABELS) - {wanted}
 
 
 def decode_marker(body: str) -> IssueState | None:

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 from bot.core import effects as fx
-from bot.core.commands import COMMANDS
+from bot.core.commands import COMMANDS, parse_commands
 from bot.core.events import Actor, CommentEvent, Facts, PushEvent
 from bot.core.machine import step
 from bot.core.state import IssueState, Phase
@@ -40,7 +40,8 @@ def state_in(phase: Phase, failed_step: str = "training") -> IssueState:
 
 def command(name: str, n: int) -> CommentEvent:
     return CommentEvent("acme/r", 1, n, f"/{name}", Actor("maintainer"), False, "Classify tickets",
-                        "label support tickets by type", created_at="2026-01-02T00:00:00Z")
+                        "label support tickets by type", created_at="2026-01-02T00:00:00Z",
+                        commands=tuple(parse_commands(f"/{name}")))
 
 
 def machine_edges() -> set[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """The phase machine as a pure function: approvals, refusals and voiding, without any I/O."""
 
 from bot.core import effects as fx
+from bot.core.commands import parse_commands
 from bot.core.events import Actor, CommentEvent, Facts, IssueEvent, PushEvent
 from bot.core.machine import step
 from bot.core.state import IssueState, Phase
@@ -17,7 +18,7 @@ TESTED_AT = "2026-11-30T10:00:00Z"
 def comment(body, login="maintainer", kind="User", cid=1, at="2026-11-30T10:05:00Z"):
     return CommentEvent(repo="acme/r", number=1, comment_id=cid, body=body, sender=Actor(login, kind),
                         on_pull_request=False, issue_title="Classify tickets", issue_body="by issue type please",
-                        created_at=at)
+                        created_at=at, commands=tuple(parse_commands(body)))
 
 
 def facts(permission="write", head=HEAD, new_commits=()):
@@ -217,3 +218,20 @@ def test_approval_during_an_interrupted_training_asks_for_retry():
     assert "interrupted" in notes(effects) and "already on it" not in notes(effects)
     state, effects = step(state, comment("/retry", cid=8), facts())
     assert [e.sha for e in effects if isinstance(e, fx.Train)] == [HEAD] and state.interrupted is None
+
+
+def test_the_reply_to_a_command_typed_on_the_pr_goes_to_the_pr():
+    on_pr = CommentEvent(repo="acme/r", number=2, comment_id=11, body="/status", sender=Actor("alice"),
+                         on_pull_request=True, commands=tuple(parse_commands("/status")))
+    _, effects = step(planned(), on_pr, facts(permission="read"))
+    assert [e.on for e in effects if isinstance(e, fx.Reply)] == [2]
+    _, effects = step(planned(), comment("/status", cid=12), facts(permission="read"))
+    assert [e.on for e in effects if isinstance(e, fx.Reply)] == [1]
+
+
+def test_published_refuses_plan_retry_and_cancel_and_says_why():
+    state = trained()
+    state.phase, state.published = Phase.PUBLISHED, {"sha": HEAD, "model": "m", "space": "s"}
+    for n, body in enumerate(["/plan epochs=2", "/retry", "/cancel"]):
+        after, effects = step(state, comment(body, cid=20 + n), facts())
+        assert after.phase == Phase.PUBLISHED and "published" in notes(effects) and "new issue" in notes(effects)
