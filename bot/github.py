@@ -79,7 +79,7 @@ class RepoClient:
 
     def save_status(self, number: int, body: str, *, expected_version: int) -> None:
         """Write the status comment, unless someone saved a newer state since we read ours (StaleState)."""
-        existing = self._find(number, MARKER_PREFIX)
+        existing = self._find(number, MARKER_PREFIX) or self._find(number, MARKER_PREFIX, fresh=True)
         if existing is not None:
             current = self.repo.get_issue(number).get_comment(existing.id)
             stored = decode_marker(current.body)
