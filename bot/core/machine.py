@@ -307,7 +307,7 @@ def _on_trained(state: IssueState, event: fx.Trained, facts: Facts) -> Result:
         return state, []  # the approval was voided or cancelled while it ran
     state.phase, state.activity, state.run = Phase.TRAINED, "", event.run
     body = render("comments/report.md.j2", state=state, run=event.run, metrics=event.metrics)
-    return state, [fx.Sticky("report", body)]
+    return state, [fx.Sticky(f"report:{event.sha}", body)]  # a retrain adds a report; earlier ones stay
 
 
 def _on_published(state: IssueState, event: fx.Published, facts: Facts) -> Result:

@@ -21,15 +21,18 @@ def num(value: Any, digits: int = 3) -> str:
     return "n/a" if value is None else f"{float(value):.{digits}f}"
 
 
-def md_cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell: no pipes, no newlines, no HTML."""
+CELL_CHARS = 160  # a table cell longer than this breaks the table's layout on GitHub
+
+
+def md_cell(value: Any, limit: int | None = CELL_CHARS) -> str:
+    """Text safe inside a Markdown table cell: no pipes, no newlines, no HTML; cut at `limit` characters."""
     text = str(value).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
-    return text if len(text) <= 160 else text[:157] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
-def untrusted(value: Any) -> str:
+def untrusted(value: Any, limit: int | None = None) -> str:
     """Someone else's words (an issue, an LLM): one safe line, with @-mentions that ping nobody."""
-    return md_cell(value).replace("@", "@\u200b")
+    return md_cell(value, limit).replace("@", "@\u200b")
 
 
 @lru_cache(maxsize=1)

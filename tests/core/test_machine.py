@@ -139,7 +139,7 @@ def test_a_failed_smoke_test_can_be_retried():
 
 def test_plan_overrides_are_validated_and_void_approval():
     state, effects = step(planned(), comment("/plan label=intent epochs=2"), facts())
-    assert state.overrides == {"label_column": "intent", "epochs": "2"}
+    assert state.overrides == {"label_column": "intent", "epochs": 2}
     assert fx.Research in kinds(effects)
     _, effects = step(planned(), comment("/plan rm=-rf", cid=2), facts())
     assert "unknown plan key 'rm'" in notes(effects)
