@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.core import effects as fx
 from bot.core.commands import CommandError, may_run, parse_commands
 from bot.core.events import BRANCH_PREFIX, pr_marker
-from bot.core.render import render
+from bot.core.render import note, render
 from bot.errors import Interrupted
 from bot.github import RepoClient
 from bot.planner.schema import Plan
@@ -159,7 +159,7 @@ class Executor:
     def _outcome(self, sha: str, run_dir: Path, record: dict) -> fx.Outcome:
         status = record.get("status")
         if status == "cancelled":  # the queued /cancel event records the phase next
-            return fx.Stopped("Stopped by `/cancel`.")
+            return fx.Stopped(note("stopped_by_cancel"))
         out = run_dir / "out"
         metrics = _read_json(out / "metrics.json") if status == "succeeded" else None
         if metrics is None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from bot.core import effects as fx
 from bot.core.commands import Command, may_run
 from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, PushEvent
-from bot.core.render import render
+from bot.core.render import note, render
 from bot.core.state import PHASE_LABELS, IssueState, Phase
 from bot.planner.schema import normalize_overrides
 
@@ -46,7 +46,7 @@ def _goal(title: str, body: str) -> str:
 
 
 def _start_research(state: IssueState, goal: str, comment_id: int | None = None) -> Result:
-    state.phase, state.activity = Phase.NEW, "Researching datasets and models…"
+    state.phase, state.activity = Phase.NEW, note("researching")
     state.failed_step = state.error = state.interrupted = None
     return state, [fx.React("eyes", comment_id), fx.Research(goal, dict(state.overrides))]
 
@@ -55,8 +55,9 @@ def _reply(state: IssueState, key: str, template: str, **context) -> fx.Reply:
     return fx.Reply(key, render(template, state=state, **context))
 
 
-def _note(key: str, message: str) -> fx.Reply:
-    return fx.Reply(key, render("comments/note.md.j2", message=message))
+def _note(key: str, name: str, **context) -> fx.Reply:
+    """A short reply, keyed so a repeated event never posts it twice; its words are in comments/notes.md.j2."""
+    return fx.Reply(key, note(name, **context) + "\n")
 
 
 # --- events from GitHub -------------------------------------------------------------------
@@ -72,17 +73,13 @@ def _on_issue(state: IssueState, event: IssueEvent, facts: Facts) -> Result:
     return _start_research(state, _goal(event.title, event.body))
 
 
-FINAL = "This model is published; the issue is done. For another model, open a new issue."
-
-
 def _refused(state: IssueState, event: CommentEvent, facts: Facts) -> Result | None:
     """Why this comment runs nothing (with the reply saying so), or None when its command may run."""
     if _is_self(event.sender.login, facts) or event.comment_id in state.handled:
         return state, []
     if event.command_error:
         state.remember(event.comment_id)
-        return state, [_note(f"cmd-{event.comment_id}", f"I could not read that command: {event.command_error}. "
-                                                           "Try `/help`.")]
+        return state, [_note(f"cmd-{event.comment_id}", "unreadable", error=event.command_error)]
     if not event.commands:
         return state, []
     state.remember(event.comment_id)
@@ -91,14 +88,12 @@ def _refused(state: IssueState, event: CommentEvent, facts: Facts) -> Result | N
     if event.sender.type == "Bot":
         if not command.privileged:
             return state, []
-        return state, [_note(key, f"`/{command.name}` from @{event.sender.login} is ignored: "
-                                  "commands from bot accounts are never accepted. A maintainer must type it.")]
+        return state, [_note(key, "from_a_bot", command=command.name, login=event.sender.login)]
     if not may_run(command, sender_type=event.sender.type, permission=facts.permission):
-        return state, [_note(key, f"@{event.sender.login}, `/{command.name}` needs write, maintain or admin "
-                                  f"permission on this repository (yours, read through the API: "
-                                  f"{facts.permission or 'none'}). Ask a maintainer to run it.")]
+        return state, [_note(key, "needs_write", command=command.name, login=event.sender.login,
+                             permission=facts.permission)]
     if state.phase == Phase.PUBLISHED and command.name in ("plan", "retry", "cancel"):
-        return state, [_note(key, f"`/{command.name}`: nothing to do. {FINAL}")]
+        return state, [_note(key, "published_is_final", command=command.name)]
     return None
 
 
@@ -134,10 +129,7 @@ def _on_push(state: IssueState, event: PushEvent, facts: Facts) -> Result:
     state.approved_sha = state.approved_by = None
     if state.phase in (Phase.TRAINING, Phase.TRAINED):
         state.phase, state.activity, state.interrupted = Phase.PLANNED, "", None
-    message = (f"New commits on #{event.pr_number} (head is now `{short(event.head_sha)}`) void the approval "
-               f"of `{short(old)}`. Earlier results stay as a record but cannot be published. Review the "
-               "changes, then comment `/approve-train` to train the new head.")
-    return state, [_note(f"push-{event.head_sha}", message)]
+    return state, [_note(f"push-{event.head_sha}", "push_voids", pr=event.pr_number, head=event.head_sha, old=old)]
 
 
 # --- slash commands -----------------------------------------------------------------------
@@ -153,22 +145,20 @@ def _cmd_status(state, command, event, facts) -> Result:
 
 def _cmd_start(state, command, event, facts) -> Result:
     if state.interrupted and state.phase != Phase.NEW:
-        return state, [_note(f"cmd-{event.comment_id}", f"The {state.interrupted['step']} step was interrupted; "
-                                                           "a maintainer comments `/retry` to resume it.")]
+        return state, [_note(f"cmd-{event.comment_id}", "interrupted_use_retry", step=state.interrupted["step"])]
     if state.phase != Phase.NEW or state.activity:
-        return state, [_note(f"cmd-{event.comment_id}", f"I am already on it (phase: {state.phase.value}). "
-                                                           "`/status` shows where things stand.")]
+        return state, [_note(f"cmd-{event.comment_id}", "already_on_it", phase=state.phase.value)]
     return _start_research(state, _goal(event.issue_title, event.issue_body), event.comment_id)
 
 
 def _cmd_plan(state, command, event, facts) -> Result:
     key = f"cmd-{event.comment_id}"
     if state.phase == Phase.TRAINING:
-        return state, [_note(key, "Training is running. Comment `/cancel` first, then `/plan` again.")]
+        return state, [_note(key, "plan_while_training")]
     try:
         overrides = normalize_overrides(command.options)
     except ValueError as exc:
-        return state, [_note(key, str(exc))]
+        return state, [_note(key, "plan_refused", reason=str(exc))]
     state.overrides.update(overrides)
     state.approved_sha = state.approved_by = None
     state.run = None
@@ -181,50 +171,43 @@ SHA_ARG = re.compile(r"^[0-9a-f]{7,40}$")
 def _approval(state: IssueState, command: Command, event: CommentEvent, facts: Facts) -> tuple[str | None, str]:
     """(the commit to train, "") or (None, why not): a bare approval means what the bot announced."""
     reasons = {
-        Phase.NEW: "there is no plan yet; wait for the PR or comment `/ml-intern`.",
-        Phase.TRAINING: f"training of `{short(state.approved_sha)}` is already running.",
-        Phase.TRAINED: "this head is already trained. Push changes or `/plan` to train again.",
-        Phase.PUBLISHED: "this model is already published.",
-        Phase.FAILED: f"the {state.failed_step} step failed. Comment `/retry` first.",
-        Phase.CANCELLED: "work on this issue was cancelled. Comment `/retry` to start again.",
+        Phase.NEW: ("no_plan_yet", {}), Phase.TRAINING: ("already_training", {"sha": state.approved_sha}),
+        Phase.TRAINED: ("already_trained", {}), Phase.PUBLISHED: ("already_published", {}),
+        Phase.FAILED: ("step_failed_retry_first", {"step": state.failed_step}), Phase.CANCELLED: ("was_cancelled", {}),
     }
     if state.interrupted:
-        return None, f"the {state.interrupted['step']} step was interrupted. Comment `/retry` to resume it."
+        return None, note("interrupted", step=state.interrupted["step"])
     if state.phase != Phase.PLANNED:
-        return None, reasons[state.phase]
+        name, context = reasons[state.phase]
+        return None, note(name, **context)
     head = facts.pr_head_sha
     if not head:
-        return None, "I cannot find the pull request's head commit."
+        return None, note("no_head")
     if command.args:
         return _explicit_approval(state, command.args[0].lower(), head)
     if event.created_at and state.tested_at and event.created_at < state.tested_at:
-        return None, (f"it was written before the bot announced the smoke-tested commit `{short(state.tested_sha)}`. "
-                      "Review that commit, then approve again.")
+        return None, note("typed_before_announcement", tested=state.tested_sha)
     if head != state.tested_sha:
-        pushed = ", ".join(facts.new_commits) or f"`{short(head)}`"
-        return None, (f"the PR's head moved since the bot smoke-tested `{short(state.tested_sha)}`: {pushed}. The bot "
-                      f"did not smoke-test them. Review the changes, then comment `/approve-train {short(head)}` to "
-                      "train exactly that commit.")
+        return None, note("head_moved", tested=state.tested_sha, head=head, commits=list(facts.new_commits))
     return head, ""
 
 
 def _explicit_approval(state: IssueState, wanted: str, head: str) -> tuple[str | None, str]:
     if not SHA_ARG.match(wanted):
-        return None, f"`{wanted[:40]}` is not a commit SHA (7 to 40 hex digits)."
+        return None, note("not_a_sha", argument=wanted)
     if not head.startswith(wanted):
-        return None, (f"`{wanted[:12]}` is no longer the head of #{state.pr_number} (the head is "
-                      f"`{short(head)}`). Review the new commits, then approve again.")
+        return None, note("not_the_head", argument=wanted, pr=state.pr_number, head=head)
     return head, ""
 
 
 def _cmd_approve_train(state, command, event, facts) -> Result:
     sha, refusal = _approval(state, command, event, facts)
     if sha is None:
-        return state, [_note(f"cmd-{event.comment_id}", f"`/approve-train` refused: {refusal}")]
+        return state, [_note(f"cmd-{event.comment_id}", "train_refused", reason=refusal)]
     state.head_sha = state.approved_sha = sha
     state.approved_by = event.sender.login
     state.approved_untested = sha != state.tested_sha
-    state.phase, state.activity, state.run = Phase.TRAINING, f"Training `{short(sha)}`…", None
+    state.phase, state.activity, state.run = Phase.TRAINING, note("training", sha=sha), None
     return state, [fx.React("+1", event.comment_id), fx.Train(sha, state.plan or {})]
 
 
@@ -233,12 +216,10 @@ def _cmd_approve_publish(state, command, event, facts) -> Result:
     if state.phase == Phase.PUBLISHED:
         return state, [_reply(state, key, "comments/published.md.j2", again=True)]
     if state.phase != Phase.TRAINED or not state.run:
-        return state, [_note(key, "`/approve-publish` refused: there is no finished training run of the "
-                                  "approved head to publish. `/status` shows the phase.")]
+        return state, [_note(key, "no_run_to_publish")]
     if facts.pr_head_sha != state.run["sha"]:
-        return state, [_note(key, f"`/approve-publish` refused: the run trained `{short(state.run['sha'])}` "
-                                  f"but the PR head is now `{short(facts.pr_head_sha)}`. Approve training again.")]
-    state.activity = "Publishing the model card and Space…"
+        return state, [_note(key, "run_is_not_the_head", trained=state.run["sha"], head=facts.pr_head_sha)]
+    state.activity = note("publishing")
     return state, [fx.React("+1", event.comment_id), fx.Publish(state.run["sha"], state.plan or {}, state.run)]
 
 
@@ -250,30 +231,29 @@ def _cmd_retry(state, command, event, facts) -> Result:
     if step_name == "training" or state.phase == Phase.TRAINING:
         return _train_again(state, event, facts)
     if step_name == "publish" and state.run:
-        state.phase, state.activity, state.interrupted = Phase.TRAINED, "Publishing again…", None
+        state.phase, state.activity, state.interrupted = Phase.TRAINED, note("publishing", again=True), None
         return state, [fx.React("+1", event.comment_id), fx.Publish(state.run["sha"], state.plan or {}, state.run)]
-    return state, [_note(f"cmd-{event.comment_id}", f"Nothing to retry (phase: {state.phase.value}).")]
+    return state, [_note(f"cmd-{event.comment_id}", "nothing_to_retry", phase=state.phase.value)]
 
 
 def _train_again(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
     """The approved commit once more, if it is still the head; otherwise the approval is void."""
     state.interrupted = None
     if state.approved_sha and state.approved_sha == facts.pr_head_sha:
-        state.phase, state.activity = Phase.TRAINING, f"Training `{short(state.approved_sha)}` again…"
+        state.phase, state.activity = Phase.TRAINING, note("training", sha=state.approved_sha, again=True)
         return state, [fx.React("+1", event.comment_id), fx.Train(state.approved_sha, state.plan or {})]
     state.phase, state.approved_sha, state.activity = Phase.PLANNED, None, ""
-    return state, [_note(f"cmd-{event.comment_id}", "The PR head moved since the approval: "
-                                                     "comment `/approve-train` to train the new head.")]
+    return state, [_note(f"cmd-{event.comment_id}", "head_moved_since_approval")]
 
 
 def _cmd_cancel(state, command, event, facts) -> Result:
     if state.phase in (Phase.PUBLISHED, Phase.CANCELLED):
-        return state, [_note(f"cmd-{event.comment_id}", f"Nothing to cancel (phase: {state.phase.value}).")]
+        return state, [_note(f"cmd-{event.comment_id}", "nothing_to_cancel", phase=state.phase.value)]
     running = state.phase == Phase.TRAINING and not state.interrupted
     state.phase, state.activity, state.interrupted = Phase.CANCELLED, "", None
     state.approved_sha = state.approved_by = None
     effects: list[fx.Effect] = [fx.CancelRun()] if running else []
-    return state, [*effects, _note(f"cmd-{event.comment_id}", "Cancelled. Comment `/retry` to start again.")]
+    return state, [*effects, _note(f"cmd-{event.comment_id}", "cancelled")]
 
 
 _COMMANDS: dict[str, Callable[..., Result]] = {
@@ -287,7 +267,7 @@ _COMMANDS: dict[str, Callable[..., Result]] = {
 
 
 def _on_planned(state: IssueState, event: fx.Planned, facts: Facts) -> Result:
-    state.plan, state.activity, state.lease = event.plan, "Rendering the scripts and smoke-testing them…", None
+    state.plan, state.activity, state.lease = event.plan, note("smoke_testing"), None
     body = render("comments/plan.md.j2", state=state, plan=event.plan, research=event.research)
     return state, [fx.Sticky("plan", body), fx.OpenPullRequest(event.plan, event.research)]
 
@@ -296,9 +276,7 @@ def _on_pr_ready(state: IssueState, event: fx.PullRequestReady, facts: Facts) ->
     state.phase, state.activity, state.lease = Phase.PLANNED, "", None
     state.pr_number, state.branch, state.head_sha = event.pr_number, event.branch, event.head_sha
     state.tested_sha, state.tested_at = event.head_sha, event.tested_at or None
-    message = (f"Pull request #{event.pr_number} holds the smoke-tested scripts (`{short(event.head_sha)}`). "
-               "Review it; a maintainer comments `/approve-train` to train exactly that commit.")
-    return state, [_note(f"ready-{event.head_sha}", message)]
+    return state, [_note(f"ready-{event.head_sha}", "pull_request_ready", pr=event.pr_number, sha=event.head_sha)]
 
 
 def _on_trained(state: IssueState, event: fx.Trained, facts: Facts) -> Result:

@@ -52,3 +52,8 @@ def environment() -> jinja2.Environment:
 
 def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context).strip() + "\n"
+
+
+def note(name: str, **context: Any) -> str:
+    """One short sentence the bot says, from the macro `name` in comments/notes.md.j2."""
+    return str(getattr(environment().get_template("comments/notes.md.j2").module, name)(**context)).strip()
