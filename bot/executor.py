@@ -82,7 +82,7 @@ class Executor:
         self.on_progress("Smoke-testing train.py and evaluate.py on a tiny sample…")
         smoke = smoke_test(files, self.issue_dir / "smoke", env=self._smoke_env(plan))
         if not smoke.ok:
-            return fx.StepFailed("smoke", "the generated scripts failed their smoke test, so no PR was opened.",
+            return fx.StepFailed("smoke", note("smoke_failed"),
                                  smoke.log_tail)
         folder = folder_for(self.number)
         sha, tested_at = self.client.push_files(branch_for(self.number), folder, files,
@@ -163,7 +163,7 @@ class Executor:
         out = run_dir / "out"
         metrics = _read_json(out / "metrics.json") if status == "succeeded" else None
         if metrics is None:
-            return fx.StepFailed("training", _run_failure(str(status)), str(record.get("log_tail", "")))
+            return fx.StepFailed("training", note("run_failed", status=status), str(record.get("log_tail", "")))
         return fx.Trained(sha, _run_summary(sha, out, float(record.get("seconds", 0)), metrics), metrics)
 
     def publish(self, effect: fx.Publish) -> fx.Outcome:
@@ -171,9 +171,7 @@ class Executor:
 
         out = Path(effect.run["out_dir"])
         if not (out / "metrics.json").exists():
-            return fx.StepFailed("publish", f"the artifacts of the run of `{effect.sha[:7]}` are not on this machine "
-                                            f"({out}). Each GitHub Actions job starts on a fresh runner, so publish "
-                                            "from the machine that trained, or comment `/approve-train` to train again here.")
+            return fx.StepFailed("publish", note("artifacts_missing", sha=effect.sha))
         plan = Plan(**effect.plan)
         metrics = json.loads((out / "metrics.json").read_text())
         owner, name = self.repo.split("/", 1)
@@ -186,8 +184,7 @@ class Executor:
         elif self.settings.hf_token:
             done = publish.publish_hub(self.settings.hf_token, out, plan, metrics, repo_id, space_id, inspection)
         else:
-            return fx.StepFailed("publish", "HF_TOKEN is not set, so nothing can be published. Add it as a "
-                                            "repository secret (a write token), then comment `/retry`.")
+            return fx.StepFailed("publish", note("hf_token_missing"))
         how_to_run = f"python {Path(done.space_url) / 'app.py'}" if self.settings.publish_target else None
         return fx.Published(effect.sha, {"sha": effect.sha, "model": done.model_url, "space": done.space_url,
                                          "how_to_run": how_to_run})
@@ -254,14 +251,13 @@ class ProgressReporter:
     def __call__(self, event: dict) -> None:
         kind = event.get("event")
         if kind == "epoch":
-            self._say(f"Epoch {event.get('epoch')}/{event.get('epochs')} done: validation macro-F1 "
-                      f"{event.get('val_macro_f1', 0):.3f} ({event.get('elapsed', 0):.0f} s elapsed)", force=True)
+            self._say(note("epoch_done", epoch=event.get("epoch"), epochs=event.get("epochs"),
+                           val_macro_f1=event.get("val_macro_f1"), elapsed=event.get("elapsed", 0)), force=True)
         elif kind == "progress":
-            total = event.get("total_steps") or 1
-            self._say(f"Training: step {event.get('step')}/{total} ({100 * event.get('step', 0) / total:.0f} %), "
-                      f"loss {event.get('loss', float('nan')):.3f}, {event.get('elapsed', 0):.0f} s elapsed")
+            self._say(note("training_step", step=event.get("step", 0), total=event.get("total_steps") or 1,
+                           loss=event.get("loss"), elapsed=event.get("elapsed", 0)))
         elif kind == "done":
-            self._say("Training finished; evaluating on the test split…", force=True)
+            self._say(note("evaluating"), force=True)
 
     def _say(self, text: str, force: bool = False) -> None:
         now = time.monotonic()
@@ -273,13 +269,6 @@ class ProgressReporter:
 def _research_record(research: dict) -> dict:
     """What the PR keeps of the research: the inspection, baseline and estimate (not the examples)."""
     return {key: research[key] for key in ("dataset", "inspection", "baseline", "estimate", "split_rows") if key in research}
-
-
-def _run_failure(status: str) -> str:
-    return {
-        "timed_out": "training ran past its time budget plus the evaluation allowance and was stopped.",
-        "cancelled": "the run was cancelled.",
-    }.get(status, "the training or evaluation script exited with an error.")
 
 
 def _run_summary(sha: str, out: Path, seconds: float, metrics: dict) -> dict:
