@@ -16,7 +16,7 @@ from bot.core.commands import Command, may_run
 from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, PushEvent
 from bot.core.render import note, render
 from bot.core.state import PHASE_LABELS, IssueState, Phase
-from bot.planner.schema import normalize_overrides
+from bot.planner.vocabulary import normalize_overrides
 
 Result = tuple[IssueState, list[fx.Effect]]
 
@@ -156,7 +156,7 @@ def _cmd_plan(state, command, event, facts) -> Result:
     if state.phase == Phase.TRAINING:
         return state, [_note(key, "plan_while_training")]
     try:
-        overrides = normalize_overrides(command.options)
+        overrides = normalize_overrides(command.options, state.columns or None)
     except ValueError as exc:
         return state, [_note(key, "plan_refused", reason=str(exc))]
     state.overrides.update(overrides)
@@ -268,6 +268,7 @@ _COMMANDS: dict[str, Callable[..., Result]] = {
 
 def _on_planned(state: IssueState, event: fx.Planned, facts: Facts) -> Result:
     state.plan, state.activity, state.lease = event.plan, note("smoke_testing"), None
+    state.columns = list(event.research.get("inspection", {}).get("columns", []))
     body = render("comments/plan.md.j2", state=state, plan=event.plan, research=event.research)
     return state, [fx.Sticky("plan", body), fx.OpenPullRequest(event.plan, event.research)]
 

@@ -52,6 +52,7 @@ class IssueState:
     handled: list[int] = field(default_factory=list)
     lease: dict[str, Any] | None = None  # the slow step in flight: {"step", "holder", "token", "since", "beat"}
     interrupted: dict[str, Any] | None = None  # {"step", "since"}: its holder died; `/retry` resumes it
+    columns: list[str] = field(default_factory=list)  # the planned dataset's columns, to check `/plan label=` at once
     version: int = 0  # bumped on every save, so a writer that read an older state cannot overwrite a newer one
 
     def to_json(self) -> str:

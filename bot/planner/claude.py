@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 import pydantic
 
-from bot.planner.schema import COLUMN, OVERRIDABLE, Plan
+from bot.planner.schema import COLUMN, Plan
+from bot.planner.vocabulary import BY_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +31,9 @@ MAX_SENTENCE = 200
 NUMERIC_FIELDS = ("epochs", "learning_rate", "batch_size", "max_length")
 COLUMN_FIELDS = ("text_column", "label_column")
 CANDIDATE_KEYS = ("hub_id", "description", "text_column", "label_columns", "license")
-DESCRIPTIONS = {
-    "epochs": "passes over the training set", "learning_rate": "AdamW learning rate",
-    "batch_size": "training batch size", "max_length": "tokens kept per text (longer texts are truncated)",
-}
 _TAG = re.compile(r"</?\s*(issue|candidates)\s*>", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-assert {"dataset", *NUMERIC_FIELDS, *COLUMN_FIELDS} <= OVERRIDABLE  # advice may only touch what /plan may
+assert {"dataset", *NUMERIC_FIELDS, *COLUMN_FIELDS} <= set(BY_FIELD)  # advice may only touch what /plan may
 
 SYSTEM_PROMPT = """\
 You advise a bot that fine-tunes a small text classifier ({model}) on a CPU for a GitHub issue.
@@ -83,8 +80,8 @@ def _candidate_view(candidates: list[dict]) -> list[dict]:
 def tool_schema(hub_ids: list[str]) -> dict:
     """The propose_plan tool: every property is a Plan field (or the rationale) with the Plan's bounds."""
     properties: dict[str, Any] = {
-        "label_column": {"type": "string", "pattern": COLUMN.pattern, "description": "column holding the class"},
-        "text_column": {"type": "string", "pattern": COLUMN.pattern, "description": "column holding the text"},
+        **{name: {"type": "string", "pattern": COLUMN.pattern, "description": BY_FIELD[name].meaning}
+           for name in COLUMN_FIELDS},
         "rationale": {"type": "array", "maxItems": MAX_RATIONALE,
                       "items": {"type": "string", "maxLength": MAX_SENTENCE},
                       "description": "short plain-text sentences explaining the choices"},
@@ -92,7 +89,7 @@ def tool_schema(hub_ids: list[str]) -> dict:
     if hub_ids:
         properties["dataset"] = {"type": "string", "enum": hub_ids, "description": "hub_id of one candidate"}
     for name in NUMERIC_FIELDS:
-        properties[name] = {**_ADAPTERS[name].json_schema(), "description": DESCRIPTIONS[name]}
+        properties[name] = {**_ADAPTERS[name].json_schema(), "description": BY_FIELD[name].meaning}
     return {
         "name": TOOL_NAME,
         "description": "Propose the dataset, columns and bounded hyper-parameters for the training plan.",

@@ -15,24 +15,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.errors import UserError
+from bot.planner import vocabulary
 from bot.planner.schema import DEFAULT_MODEL, SCRIPTS_TO_ROOT, Plan
 from bot.research import sources
 from bot.research.sources import DatasetError, RepoFiles
 
 # Measured on a 2-core CPU: MiniLM-L6, batch 32, dynamic padding (README: benchmarks).
 SAMPLES_PER_SECOND = {"local-cpu": 45.0, "actions-cpu": 40.0}
-CONFIG_KEYS = {  # .github/ml-intern.yml key -> Plan field
-    "dataset": "dataset", "label": "label_column", "text": "text_column", "model": "model",
-    "epochs": "epochs", "learning_rate": "learning_rate", "batch_size": "batch_size",
-    "budget_minutes": "time_budget_minutes", "max_train_rows": "max_train_rows",
-    "hardware": "hardware", "seed": "seed",
-}
 NO_REPO_FILES = ("`{}` is a file in the repository, and this run cannot read the repository's files. "
                  "Name a Hugging Face Hub dataset instead (e.g. `PolyAI/banking77`).")
 NOT_IN_REPO = ("The repository has no `{}` on its default branch. Commit the data there or fix the path, "
                "or name a Hugging Face Hub dataset.")
 REPO_LINK = ("`{}` in the repository is, or holds, a symbolic link; I read only regular files from the "
              "repository. Commit the data itself.")
+
+
+_DEFAULTS = {name: info.default for name, info in Plan.model_fields.items()}
 
 
 class PlanError(UserError, ValueError):
@@ -157,14 +155,16 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
     if not usable_goal(goal):
         raise PlanError("this issue has no usable goal: describe what to classify and, if you can, the "
                         "dataset (e.g. 'label support tickets by issue type using `bitext/...`').")
-    configured = {field: config[key] for key, field in CONFIG_KEYS.items() if key in config}
+    configured, overrides = _settings(config, overrides)
     requested = {**configured, **overrides}
-    measured_rate(str(requested.get("hardware", "local-cpu")), str(requested.get("model") or DEFAULT_MODEL))
+    measured_rate(str(requested.get("hardware", _DEFAULTS["hardware"])), str(requested.get("model") or DEFAULT_MODEL))
     suggested, notes = _advice(advisor, goal)
-    choice = choose_dataset(goal, config, overrides, suggested.pop("dataset", None))
+    choice = choose_dataset(goal, configured, overrides, suggested.pop("dataset", None))
     where = locate(choice, repo_files, dirs)
-    frames = data.load_frames(where.local)
-    columns = set().union(*(frame.columns for frame in frames.values()))
+    frames = data.load_frames(where.local, config=requested.get("dataset_config"),
+                              revision=requested.get("dataset_revision"))
+    columns = list(dict.fromkeys(str(c) for frame in frames.values() for c in frame.columns))
+    _check_columns(configured, overrides, columns)
     suggested = {k: v for k, v in suggested.items() if k not in ("text_column", "label_column") or v in columns}
     settings = {**suggested, **configured, **overrides}
     model_id = str(settings.get("model") or DEFAULT_MODEL)
@@ -172,13 +172,55 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
     found = inspect.inspect_frames(frames, goal, tokenizer=tokenizer, text_column=settings.get("text_column"),
                                    label_column=settings.get("label_column"))
     test_split = "test" if "test" in frames and len(frames) > 1 else None
-    parts = splits.split_frames(frames, found.text_column, found.label_column, val_size=0.1, test_size=0.1,
-                                seed=int(settings.get("seed", 42)), test_split=test_split)
+    parts = splits.split_frames(frames, found.text_column, found.label_column, val_size=_DEFAULTS["val_size"],
+                                test_size=_DEFAULTS["test_size"], seed=int(settings.get("seed", _DEFAULTS["seed"])),
+                                test_split=test_split)
+    _check_split_sizes(parts, found)
     floor = baseline.run_baseline(parts)
     plan = _build_plan(goal, _attribution(choice, where, dirs), where, found, parts, test_split, settings)
     research = _evidence(plan, choice, where, found, parts, floor)
     research["choices"] += notes
     return PlanResult(plan, research, _examples(parts["train"]))
+
+
+def _settings(config: dict, overrides: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`.github/ml-intern.yml` and the `/plan` overrides as typed Plan fields, through one vocabulary."""
+    try:
+        configured = vocabulary.read_config(config)
+    except ValueError as exc:
+        raise PlanError(f"{exc}. Fix `.github/ml-intern.yml`, then comment `/retry`.") from None
+    try:
+        overrides = vocabulary.normalize_overrides(overrides)
+    except ValueError as exc:
+        raise PlanError(f"{exc}. Change it with `/plan`.") from None
+    try:
+        vocabulary.check_columns({**configured, **overrides})
+    except ValueError as exc:
+        raise PlanError(f"{exc}. Change one with `/plan`.") from None
+    return configured, overrides
+
+
+def _check_columns(configured: dict, overrides: dict, columns: list[str]) -> None:
+    """A label or text column that the data does not have stops the plan, naming the columns it has."""
+    try:
+        vocabulary.check_columns(overrides, columns)
+    except ValueError as exc:
+        raise PlanError(f"{exc}. Change it with `/plan`.") from None
+    try:
+        vocabulary.check_columns({k: v for k, v in configured.items() if k not in overrides}, columns)
+    except ValueError as exc:
+        raise PlanError(f"{exc} (set in `.github/ml-intern.yml`). Fix the file, or override it with `/plan`.") from None
+
+
+def _check_split_sizes(parts: dict, found) -> None:
+    """Too few distinct texts for a train/validation/test split stops the plan with the reason, not a library error."""
+    rows = {name: len(frame) for name, frame in parts.items()}
+    if all(rows.values()):
+        return
+    sizes = ", ".join(f"{name} {count:,}" for name, count in rows.items())
+    raise PlanError(f"after removing duplicate texts, the text column `{vocabulary.shown(found.text_column)}` leaves "
+                    f"too few rows to split ({sizes}; {found.unique_normalized_texts:,} distinct texts). Check that "
+                    "`text` names the column holding the texts (`/plan text=<column>`), or use more data.")
 
 
 def _attribution(choice: Choice, where: Located, data_dirs: list[Path]) -> dict[str, str | None]:
@@ -195,7 +237,7 @@ def _attribution(choice: Choice, where: Located, data_dirs: list[Path]) -> dict[
 
 def _build_plan(goal, attribution, where, found, parts, test_split, settings) -> Plan:
     labels = sorted({str(v) for v in parts["train"]["label"]} | {str(v) for v in parts["test"]["label"]})
-    p99 = int(found.token_lengths.get("p99") or 64)
+    p99 = int(found.token_lengths.get("p99") or _DEFAULTS["max_length"])
     fields: dict[str, Any] = {
         "goal": next((line.strip() for line in goal.splitlines() if line.strip()), "")[:300],
         "dataset": where.dataset, "dataset_in_repo": where.in_repo, **attribution,
@@ -267,10 +309,13 @@ def estimate(plan: Plan, train_rows: int) -> dict[str, Any]:
     """Training minutes and cost at the measured rate, capped by the time budget."""
     rate = measured_rate(plan.hardware, plan.model)
     minutes = train_rows * plan.epochs / rate / 60
+    capped = minutes > plan.time_budget_minutes
+    basis = (f"Based on {rate:.0f} samples/s measured for MiniLM-L6 on a 2-core CPU; {plan.epochs} epoch(s) of "
+             f"{train_rows:,} rows take about {minutes:.1f} min")
+    basis += (f", more than the {plan.time_budget_minutes:g}-minute budget, so training stops at the budget with the "
+              "best checkpoint so far." if capped else ", within the time budget.")
     return {"hardware": plan.hardware, "train_rows": train_rows, "minutes": min(minutes, plan.time_budget_minutes),
-            "cost": "$0 (your own CPU or GitHub Actions minutes)",
-            "basis": f"Based on {rate:.0f} samples/s measured for MiniLM-L6 on a 2-core CPU; "
-                     f"{plan.epochs} epoch(s) of {train_rows:,} rows, capped by the time budget."}
+            "capped": capped, "cost": "$0 (your own CPU or GitHub Actions minutes)", "basis": basis}
 
 
 def _examples(train, per_class: int = 2) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ Everything that reaches a generated script passes through here first, so untrust
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -108,30 +109,8 @@ class Plan(BaseModel):
         return value
 
 
-# Keys a maintainer may change with `/plan key=value`; aliases map to Plan fields.
-OVERRIDE_ALIASES = {
-    "label": "label_column",
-    "text": "text_column",
-    "lr": "learning_rate",
-    "budget": "time_budget_minutes",
-    "rows": "max_train_rows",
-    "ensemble": "ensemble_with_baseline",
-}
-OVERRIDABLE = {
-    "dataset", "dataset_config", "dataset_revision", "text_column", "label_column", "model",
-    "epochs", "learning_rate", "batch_size", "max_length", "seed", "max_train_rows",
-    "class_weights", "time_budget_minutes", "hardware", "early_stopping_patience", "threads",
-    "ensemble_with_baseline",
-}
+def normalize_overrides(raw: Mapping[str, Any], columns: Sequence[str] | None = None) -> dict[str, Any]:
+    """`/plan` options as typed Plan fields; see bot/planner/vocabulary.py, where the keys are defined."""
+    from bot.planner.vocabulary import normalize_overrides as normalize  # the vocabulary reads the Plan above
 
-
-def normalize_overrides(raw: dict[str, str]) -> dict[str, Any]:
-    """Map `/plan` keys to Plan fields; raise ValueError naming any key that is not allowed."""
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        field = OVERRIDE_ALIASES.get(key, key)
-        if field not in OVERRIDABLE:
-            allowed = sorted(set(OVERRIDE_ALIASES) | OVERRIDABLE)
-            raise ValueError(f"unknown plan key {key!r}; allowed: {', '.join(allowed)}")
-        out[field] = value
-    return out
+    return normalize(raw, columns)

@@ -116,6 +116,11 @@ def _label_problem(col: pd.Series, rows: int) -> str | None:
     )
     if not labelish:
         return f"{col.dtype} values"
+    return _class_problem(col, rows)
+
+
+def _class_problem(col: pd.Series, rows: int) -> str | None:
+    """Why a column's values cannot be the classes (2..1000 classes, classes << rows), or None."""
     classes = col.nunique(dropna=True)
     if classes < 2:
         return f"{classes} distinct value"
@@ -162,12 +167,28 @@ def _label_score(column: str, goal: str) -> tuple[int, str]:
     return 0, "the only kind of column that can be a label (few distinct values)"
 
 
+def _check_forced_label(df: pd.DataFrame, forced: str, text: str, candidates: dict[str, int]) -> None:
+    """A label named with `/plan label=` must be a usable label and not the text column; say which columns are."""
+    problem = _class_problem(df[forced], len(df))
+    problem = f"it has {problem}" if problem else "it is also the text column" if forced == text else None
+    if problem is None:
+        return
+    usable = ", ".join(f"'{c}' ({n:,} classes)" for c, n in candidates.items() if c != forced)
+    hint = f"Columns that can be the label: {usable}." if usable else "No other column can be the label."
+    raise InspectionError(
+        f"column '{forced}' cannot be the label: {problem}. A label column needs 2-{MAX_CLASSES} distinct "
+        f"values, far fewer than the rows. {hint} Name one with `/plan label=<column>`"
+        + (" (and the text with `/plan text=<column>`)." if forced == text else ".")
+    )
+
+
 def _choose_label(df: pd.DataFrame, text: str, goal: str, forced: str | None) -> tuple[str, str, dict]:
     """Pick the label column: the goal's cue decides; ties go to the coarser (fewer classes) column."""
     rows = len(df)
     problems = {c: _label_problem(df[c], rows) for c in df.columns if c != text}
     candidates = {c: int(df[c].nunique()) for c, p in problems.items() if p is None}
     if forced is not None:
+        _check_forced_label(df, forced, text, candidates)
         return (
             forced,
             f"label column '{forced}': {df[forced].nunique():,} classes, chosen with /plan label={forced}",

@@ -235,3 +235,15 @@ def test_published_refuses_plan_retry_and_cancel_and_says_why():
     for n, body in enumerate(["/plan epochs=2", "/retry", "/cancel"]):
         after, effects = step(state, comment(body, cid=20 + n), facts())
         assert after.phase == Phase.PUBLISHED and "published" in notes(effects) and "new issue" in notes(effects)
+
+
+def test_a_bad_plan_value_or_a_missing_column_is_refused_at_once_with_what_is_allowed():
+    state = planned()
+    state.columns = ["instruction", "category", "intent"]
+    after, effects = step(state, comment("/plan lr=banana", cid=30), facts())
+    assert fx.Research not in kinds(effects) and after.overrides == {}
+    assert "`lr=banana` is not a number" in notes(effects) and "0.01" in notes(effects)
+    after, effects = step(state, comment("/plan label=text2", cid=31), facts())
+    assert fx.Research not in kinds(effects) and "instruction, category, intent" in notes(effects)
+    after, effects = step(state, comment("/plan label=intent", cid=32), facts())
+    assert fx.Research in kinds(effects) and after.overrides == {"label_column": "intent"}

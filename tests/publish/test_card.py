@@ -1,4 +1,9 @@
-"""The model card: model-index front matter that round-trips the run's metrics, and honest sections."""
+"""The model card: model-index front matter that round-trips the run's metrics, and honest sections.
+
+Every card is rendered from the session's real run of the generated scripts (conftest.py): the
+`ensemble_*` fixtures are that run as evaluate.py left it; the `alone_*` ones are derived from it, the
+same run as if the plan had said `/plan ensemble=false` (metrics.json edited, model/tfidf/ left out).
+"""
 
 from __future__ import annotations
 
@@ -30,24 +35,24 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_card_model_index_round_trips_accuracy_and_macro_f1(plan, metrics, trained_out, inspection):
-    examples = pick_examples(trained_out, plan.labels)
-    card = ModelCard(render_model_card(plan, metrics, REPO_ID, inspection, examples, trained_out))
+def test_card_model_index_round_trips_accuracy_and_macro_f1(alone_plan, alone_metrics, alone_out, inspection):
+    examples = pick_examples(alone_out, alone_plan.labels)
+    card = ModelCard(render_model_card(alone_plan, alone_metrics, REPO_ID, inspection, examples, alone_out))
 
     name, from_index = model_index_to_eval_results(card.data.to_dict()["model-index"])
     for results in (card.data.eval_results, from_index):
         accuracy, f1 = _metric(results, "accuracy"), _metric(results, "f1")
-        assert accuracy.metric_value == shipped_eval(metrics)["accuracy"]
-        assert f1.metric_value == shipped_eval(metrics)["macro_f1"]
+        assert accuracy.metric_value == shipped_eval(alone_metrics)["accuracy"]
+        assert f1.metric_value == shipped_eval(alone_metrics)["macro_f1"]
         assert f1.metric_args == {"average": "macro"}
         assert accuracy.task_type == "text-classification"
         assert (accuracy.dataset_type, accuracy.dataset_split) == (BITEXT_HUB_ID, "test")
     assert name == "bitext-ticket-category"
 
 
-def test_card_front_matter_declares_model_data_licence_and_widget(plan, metrics, trained_out):
-    examples = pick_examples(trained_out, plan.labels)
-    data = ModelCard(render_model_card(plan, metrics, REPO_ID, None, examples, trained_out)).data
+def test_card_front_matter_declares_model_data_licence_and_widget(alone_plan, alone_metrics, alone_out):
+    examples = pick_examples(alone_out, alone_plan.labels)
+    data = ModelCard(render_model_card(alone_plan, alone_metrics, REPO_ID, None, examples, alone_out)).data
 
     assert data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert data.datasets == [BITEXT_HUB_ID]
@@ -58,42 +63,46 @@ def test_card_front_matter_declares_model_data_licence_and_widget(plan, metrics,
     widget = data.to_dict()["widget"]
     assert 1 <= len(widget) <= 5
     assert len({w["example_title"] for w in widget}) == len(widget)
-    assert all(w["example_title"] in plan.labels and w["text"] for w in widget)
+    assert all(w["example_title"] in alone_plan.labels and w["text"] for w in widget)
 
 
-def test_card_has_every_section_and_states_results_and_risks(plan, metrics, trained_out, inspection):
-    examples = pick_examples(trained_out, plan.labels)
-    text = render_model_card(plan, metrics, REPO_ID, inspection, examples, trained_out)
+def test_card_has_every_section_and_states_results_and_risks(alone_plan, alone_metrics, alone_out, inspection):
+    examples = pick_examples(alone_out, alone_plan.labels)
+    text = render_model_card(alone_plan, alone_metrics, REPO_ID, inspection, examples, alone_out)
     body = ModelCard(text).text
 
     for heading in CARD_SECTIONS:
         assert f"\n{heading}\n" in body, heading
     assert f'pipeline("text-classification", model="{REPO_ID}"' in body
     assert "![Confusion matrix on the test split](confusion_matrix.png)" in body
-    for label, row in shipped_eval(metrics)["per_class"].items():
+    for label, row in shipped_eval(alone_metrics)["per_class"].items():
         assert (
             f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |" in body
         )
-    assert f"| TF-IDF + linear baseline | {metrics['baseline']['accuracy']:.3f} |" in body
-    assert f"{shipped_eval(metrics)['abstain']['threshold']:.3f}" in body
+    assert f"| TF-IDF + linear baseline | {alone_metrics['baseline']['accuracy']:.3f} |" in body
+    assert f"{shipped_eval(alone_metrics)['abstain']['threshold']:.3f}" in body
     assert "| typos |" in body and "| truncation |" in body
     # Attribution and licence of the data, in words a reader can act on.
     assert "(c) Bitext Innovations" in body and "CDLA-Sharing-1.0" in body and "share-alike" in body
-    # Findings of the inspection reach the limitations section.
-    limitations = body.split("## Limitations and risks")[1].split("## Licence")[0]
-    assert "{{Order Number}}" in limitations and "6670 rows" in limitations
-    assert "2237" in limitations and "539" in limitations
+    # Findings of the planner's inspection of the sample reach the limitations section.
+    assert inspection["placeholder_rows"] and inspection["exact_duplicates"] and inspection["leakage"]
+    limitations = _words(body.split("## Limitations and risks")[1].split("## Licence")[0])
+    assert "{{Order Number}}" in limitations
+    assert f"{inspection['placeholder_rows']} rows of the source data contain template slots" in limitations
+    assert f"**Exact duplicate rows:** {inspection['exact_duplicates']} in the source data" in limitations
+    assert f"**Leakage check:** a random split would put {inspection['leakage']} test texts in training too." \
+        in limitations
 
 
-def test_card_for_local_data_without_licence_or_inspection_says_so(metrics, trained_out):
+def test_card_for_local_data_without_licence_or_inspection_says_so(alone_metrics, alone_out):
     plan = Plan(
         goal="tickets",
         dataset="data/tickets.csv",
         text_column="text",
         label_column="category",
-        labels=metrics["labels"],
+        labels=alone_metrics["labels"],
     )
-    card = ModelCard(render_model_card(plan, metrics, REPO_ID, None, [], trained_out))
+    card = ModelCard(render_model_card(plan, alone_metrics, REPO_ID, None, [], alone_out))
 
     assert card.data.license == "other" and card.data.license_name == "unknown"
     assert card.data.datasets is None
@@ -103,9 +112,9 @@ def test_card_for_local_data_without_licence_or_inspection_says_so(metrics, trai
     assert "widget" not in card.data.to_dict()
 
 
-def test_untrusted_goal_cannot_rewrite_the_front_matter(plan, metrics):
-    hostile = plan.model_copy(update={"goal": "x\n---\nlicense: mit\n---\n| <script>alert(1)</script>"})
-    card = ModelCard(render_model_card(hostile, metrics, REPO_ID))
+def test_untrusted_goal_cannot_rewrite_the_front_matter(alone_plan, alone_metrics):
+    hostile = alone_plan.model_copy(update={"goal": "x\n---\nlicense: mit\n---\n| <script>alert(1)</script>"})
+    card = ModelCard(render_model_card(hostile, alone_metrics, REPO_ID))
 
     assert card.data.license == "cdla-sharing-1.0"
     assert "<script>" not in card.text
@@ -166,19 +175,23 @@ def test_ensemble_card_says_pipeline_is_the_transformer_alone_and_how_to_run_the
     assert "`pipeline()` is not the shipped model" in body
 
 
-def test_card_of_a_run_whose_plan_turned_the_ensemble_off_says_so(plan, metrics, trained_out):
-    body = ModelCard(render_model_card(plan, metrics, REPO_ID, None, [], trained_out)).text
+def test_card_of_a_run_whose_plan_turned_the_ensemble_off_says_so(alone_plan, alone_metrics, alone_out):
+    """The derived `/plan ensemble=false` run: averaging won on validation, but the plan kept it out."""
+    body = ModelCard(render_model_card(alone_plan, alone_metrics, REPO_ID, None, [], alone_out)).text
 
     assert "| averaged with TF-IDF + LinearSVC | not shipped, turned off in the plan;" in body
     assert "transformer alone" not in body and "from app import predict" not in body
     assert "**Result** (fine-tuned transformer)." in body
 
 
-def test_card_of_a_run_from_before_the_ensemble_headlines_the_fine_tune(plan, metrics, pre_ensemble_metrics):
-    card = ModelCard(render_model_card(plan, pre_ensemble_metrics, REPO_ID))
+def test_card_of_a_run_from_before_the_ensemble_headlines_the_fine_tune(
+    alone_plan, alone_metrics, pre_ensemble_metrics
+):
+    """pre_ensemble_metrics: the derived run's metrics.json without the keys evaluate.py gained with the ensemble."""
+    card = ModelCard(render_model_card(alone_plan, pre_ensemble_metrics, REPO_ID))
 
     assert [r.metric_value for r in card.data.eval_results] == [
-        metrics["finetuned"]["accuracy"],
-        metrics["finetuned"]["macro_f1"],
+        alone_metrics["finetuned"]["accuracy"],
+        alone_metrics["finetuned"]["macro_f1"],
     ]
     assert "averaged with TF-IDF" not in card.text and "**Result** (fine-tuned transformer)." in card.text

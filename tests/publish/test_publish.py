@@ -1,4 +1,9 @@
-"""Publishing: the local layout mirrors the Hub, both targets are idempotent, the Hub path speaks the Hub API."""
+"""Publishing: the local layout mirrors the Hub, both targets are idempotent, the Hub path speaks the Hub API.
+
+The OUT folders are the session's real run of the generated scripts (`ensemble_*`) and the same run
+derived as if the plan had said `/plan ensemble=false` (`alone_*`: no model/tfidf/, metrics.json edited);
+conftest.py says how. The Hub is a mock of its HTTP API, named so below.
+"""
 
 from __future__ import annotations
 
@@ -46,18 +51,20 @@ def _front_matter(text: str) -> dict:
     return yaml.safe_load(text.split("---\n")[1])
 
 
-def test_publish_local_lays_out_model_repo_and_space_like_the_hub(tmp_path, trained_out, plan, metrics, inspection):
-    result = publish_local(tmp_path, trained_out, plan, metrics, REPO_ID, SPACE_ID, inspection)
+def test_publish_local_lays_out_model_repo_and_space_like_the_hub(
+    tmp_path, alone_out, alone_plan, alone_metrics, inspection
+):
+    result = publish_local(tmp_path, alone_out, alone_plan, alone_metrics, REPO_ID, SPACE_ID, inspection)
 
     model_root, space_root = tmp_path / "models" / REPO_ID, tmp_path / "spaces" / SPACE_ID
     assert (result.model_url, result.space_url) == (str(model_root), str(space_root))
     assert set(_tree(model_root)) == MODEL_FILES
     config = json.loads((model_root / "config.json").read_text())
-    assert list(config["id2label"].values()) == plan.labels
-    assert Plan(**yaml.safe_load((model_root / "config.yaml").read_text())) == plan
-    assert json.loads((model_root / "metrics.json").read_text()) == metrics
+    assert list(config["id2label"].values()) == alone_plan.labels
+    assert Plan(**yaml.safe_load((model_root / "config.yaml").read_text())) == alone_plan
+    assert json.loads((model_root / "metrics.json").read_text()) == alone_metrics
     card = ModelCard.load(model_root / "README.md")
-    assert card.data.eval_results[0].metric_value == shipped_eval(metrics)["accuracy"]
+    assert card.data.eval_results[0].metric_value == shipped_eval(alone_metrics)["accuracy"]
     assert (model_root / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The local Space carries model/ so that `python app.py` runs offline; otherwise it is the Hub's Space.
@@ -85,33 +92,33 @@ def test_publish_local_lays_out_model_repo_and_space_like_the_hub(tmp_path, trai
     }
 
 
-def test_publish_local_twice_changes_nothing_and_says_already_published(tmp_path, trained_out, plan, metrics):
-    first = publish_local(tmp_path, trained_out, plan, metrics, REPO_ID, SPACE_ID)
+def test_publish_local_twice_changes_nothing_and_says_already_published(tmp_path, alone_out, alone_plan, alone_metrics):
+    first = publish_local(tmp_path, alone_out, alone_plan, alone_metrics, REPO_ID, SPACE_ID)
     before = _tree(tmp_path)
-    second = publish_local(tmp_path, trained_out, plan, metrics, REPO_ID, SPACE_ID)
+    second = publish_local(tmp_path, alone_out, alone_plan, alone_metrics, REPO_ID, SPACE_ID)
 
     assert (first.already_published, second.already_published) == (False, True)
     assert _tree(tmp_path) == before  # same bytes, not even rewritten
-    changed = {**metrics, "verdict": "retrained"}
-    assert publish_local(tmp_path, trained_out, plan, changed, REPO_ID, SPACE_ID).already_published is False
+    changed = {**alone_metrics, "verdict": "retrained"}
+    assert publish_local(tmp_path, alone_out, alone_plan, changed, REPO_ID, SPACE_ID).already_published is False
 
 
-def test_hub_space_loads_the_model_by_repo_id_instead_of_shipping_it(trained_out, plan, metrics):
-    files = build_space(trained_out, plan, metrics, SPACE_ID, REPO_ID)
+def test_hub_space_loads_the_model_by_repo_id_instead_of_shipping_it(alone_out, alone_plan, alone_metrics):
+    files = build_space(alone_out, alone_plan, alone_metrics, SPACE_ID, REPO_ID)
 
     assert set(files) == SPACE_FILES
     assert f'MODEL_REPO = "{REPO_ID}"' in files["app.py"].decode()
 
 
-def test_publishing_without_a_trained_model_says_what_to_do(tmp_path, plan, metrics):
+def test_publishing_without_a_trained_model_says_what_to_do(tmp_path, alone_plan, alone_metrics):
     with pytest.raises(PublishError, match="no trained model .* run training"):
-        build_model_repo(tmp_path, plan, metrics, REPO_ID)
+        build_model_repo(tmp_path, alone_plan, alone_metrics, REPO_ID)
 
 
-def test_publish_local_refuses_repo_ids_that_would_leave_the_target(tmp_path, trained_out, plan, metrics):
+def test_publish_local_refuses_repo_ids_that_would_leave_the_target(tmp_path, alone_out, alone_plan, alone_metrics):
     for bad in ("../escape", "ml-intern/../../etc", "/abs/path", "no-namespace"):
         with pytest.raises(PublishError, match="not a Hub repo id"):
-            publish_local(tmp_path / "t", trained_out, plan, metrics, bad, SPACE_ID)
+            publish_local(tmp_path / "t", alone_out, alone_plan, alone_metrics, bad, SPACE_ID)
     assert not (tmp_path / "t").exists()
 
 
@@ -264,37 +271,37 @@ def _bytes(files) -> dict[str, bytes]:
     return {name: value if isinstance(value, bytes) else value.read_bytes() for name, value in files.items()}
 
 
-def test_publish_hub_against_mock_hub_api(hub, trained_out, plan, metrics, inspection):
-    result = publish_hub(TOKEN, trained_out, plan, metrics, REPO_ID, SPACE_ID, inspection, endpoint=hub.url)
+def test_publish_hub_against_mock_hub_api(hub, alone_out, alone_plan, alone_metrics, inspection):
+    result = publish_hub(TOKEN, alone_out, alone_plan, alone_metrics, REPO_ID, SPACE_ID, inspection, endpoint=hub.url)
 
     assert result.model_url == f"{hub.url}/{REPO_ID}" and result.space_url == f"{hub.url}/spaces/{SPACE_ID}"
     assert result.already_published is False
     model, space = hub.repos[("model", REPO_ID)], hub.repos[("space", SPACE_ID)]
     assert space["sdk"] == "gradio"
-    assert model["files"] == _bytes(build_model_repo(trained_out, plan, metrics, REPO_ID, inspection))
-    assert space["files"] == _bytes(build_space(trained_out, plan, metrics, SPACE_ID, REPO_ID))
+    assert model["files"] == _bytes(build_model_repo(alone_out, alone_plan, alone_metrics, REPO_ID, inspection))
+    assert space["files"] == _bytes(build_space(alone_out, alone_plan, alone_metrics, SPACE_ID, REPO_ID))
     assert (len(model["commits"]), len(space["commits"])) == (2, 2)  # the initial one + exactly one each
     assert ("POST", "/api/validate-yaml") in hub.calls  # the README front matter was checked before upload
 
-    again = publish_hub(TOKEN, trained_out, plan, metrics, REPO_ID, SPACE_ID, inspection, endpoint=hub.url)
+    again = publish_hub(TOKEN, alone_out, alone_plan, alone_metrics, REPO_ID, SPACE_ID, inspection, endpoint=hub.url)
     assert again.already_published is True
     assert (len(model["commits"]), len(space["commits"])) == (2, 2)  # no second commit
 
 
-def test_publish_hub_explains_a_refused_namespace_without_leaking_the_token(hub, trained_out, plan, metrics):
+def test_publish_hub_explains_a_refused_namespace_without_leaking_the_token(hub, alone_out, alone_plan, alone_metrics):
     with pytest.raises(PublishError) as err:
-        publish_hub(TOKEN, trained_out, plan, metrics, "someone-else/model", SPACE_ID, endpoint=hub.url)
+        publish_hub(TOKEN, alone_out, alone_plan, alone_metrics, "someone-else/model", SPACE_ID, endpoint=hub.url)
 
     assert "HTTP 403" in str(err.value) and "write access" in str(err.value)
     assert TOKEN not in str(err.value)
 
 
-def test_publish_hub_in_offline_mode_says_how_to_publish_locally(trained_out, plan, metrics, monkeypatch):
+def test_publish_hub_in_offline_mode_says_how_to_publish_locally(alone_out, alone_plan, alone_metrics, monkeypatch):
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(PublishError, match="ML_INTERN_PUBLISH_TARGET"):
-        publish_hub(TOKEN, trained_out, plan, metrics, REPO_ID, SPACE_ID, endpoint="http://127.0.0.1:9")
+        publish_hub(TOKEN, alone_out, alone_plan, alone_metrics, REPO_ID, SPACE_ID, endpoint="http://127.0.0.1:9")
 
 
 def test_an_ensemble_run_publishes_its_tfidf_companion_with_the_model_and_the_space(

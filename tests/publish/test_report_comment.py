@@ -1,4 +1,9 @@
-"""The training report comment, rendered by the phase machine from the fixture runs' real metrics."""
+"""The training report comment, rendered by the phase machine from the session run's metrics.json.
+
+`ensemble_*`: the real run of the generated scripts; `alone_*`: derived from it as if the plan had said
+`/plan ensemble=false`; `pre_ensemble_metrics`: the derived metrics without the keys the ensemble added
+(conftest.py says how each is made).
+"""
 
 from __future__ import annotations
 
@@ -46,9 +51,9 @@ def test_report_headlines_the_shipped_ensemble_and_shows_the_transformer_beside_
     assert state.run["summary"]["accuracy"] == ensemble["accuracy"]
 
 
-def test_report_of_a_fine_tune_shipped_alone_headlines_it_and_says_why(trained_out, metrics):
-    state, body = _report(trained_out, metrics)
-    alone = metrics["finetuned"]
+def test_report_of_a_fine_tune_shipped_alone_headlines_it_and_says_why(alone_out, alone_metrics):
+    state, body = _report(alone_out, alone_metrics)
+    alone = alone_metrics["finetuned"]
 
     headline, baseline = _headline_rows(body)
     assert headline.startswith("| **Shipped: fine-tuned transformer** (`sentence-transformers/all-MiniLM-L6-v2`)")
@@ -59,9 +64,11 @@ def test_report_of_a_fine_tune_shipped_alone_headlines_it_and_says_why(trained_o
     assert state.run["summary"]["shipped"] == "finetuned"
 
 
-def test_report_of_a_run_from_before_the_ensemble_headlines_the_fine_tune(trained_out, metrics, pre_ensemble_metrics):
-    state, body = _report(trained_out, pre_ensemble_metrics)
+def test_report_of_a_run_from_before_the_ensemble_headlines_the_fine_tune(
+    alone_out, alone_metrics, pre_ensemble_metrics
+):
+    state, body = _report(alone_out, pre_ensemble_metrics)
 
-    assert f"**{_pct(metrics['finetuned']['accuracy'])}**" in _headline_rows(body)[0]
+    assert f"**{_pct(alone_metrics['finetuned']['accuracy'])}**" in _headline_rows(body)[0]
     assert "Ensemble with TF-IDF" not in body and "(fine-tune " not in body
     assert state.run["summary"]["shipped"] == "finetuned"

@@ -1,4 +1,8 @@
-"""The Space's app.py, rendered from the template and run on the real fine-tuned fixture model."""
+"""The Space's app.py, rendered from the template and run on the model the session's real run trained.
+
+The Space is published from the `alone_*` fixtures: the real run's folder without model/tfidf/, as if
+the plan had said `/plan ensemble=false` (conftest.py), so `predict` is the fine-tune alone.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,10 @@ def _import(path: Path):
 
 
 @pytest.fixture(scope="module")
-def space_dir(tmp_path_factory, trained_out, plan, metrics) -> Path:
+def space_dir(tmp_path_factory, alone_out, alone_plan, alone_metrics) -> Path:
     """The Space folder exactly as a local publish lays it out (app.py next to model/)."""
     target = tmp_path_factory.mktemp("publish")
-    return Path(publish_local(target, trained_out, plan, metrics, REPO_ID, SPACE_ID).space_url)
+    return Path(publish_local(target, alone_out, alone_plan, alone_metrics, REPO_ID, SPACE_ID).space_url)
 
 
 @pytest.fixture(scope="module")
@@ -37,26 +41,26 @@ def app(space_dir):
     return _import(space_dir / "app.py")
 
 
-def test_app_loads_the_shipped_model_folder_and_knows_its_hub_repo(app, space_dir, metrics):
+def test_app_loads_the_shipped_model_folder_and_knows_its_hub_repo(app, space_dir, alone_metrics):
     assert app.model_source() == str(space_dir / "model")
     assert app.MODEL_REPO == REPO_ID
-    assert app.THRESHOLD == shipped_eval(metrics)["abstain"]["threshold"]
+    assert app.THRESHOLD == shipped_eval(alone_metrics)["abstain"]["threshold"]
 
 
-def test_examples_are_test_texts_one_per_class(app, plan, trained_out):
+def test_examples_are_test_texts_one_per_class(app, alone_plan, alone_out):
     import pandas as pd
 
-    test = pd.read_csv(trained_out / "splits" / "test.csv")
-    assert [label for _, label in app.EXAMPLES] == plan.labels
+    test = pd.read_csv(alone_out / "splits" / "test.csv")
+    assert [label for _, label in app.EXAMPLES] == alone_plan.labels
     known = set(zip(test["text"], test["label"]))
     assert all((text, label) in known for text, label in app.EXAMPLES)
 
 
-def test_predict_scores_every_class_and_mostly_matches_the_examples(app, plan):
+def test_predict_scores_every_class_and_mostly_matches_the_examples(app, alone_plan):
     results = [(app.predict(text), label) for text, label in app.EXAMPLES]
 
     for result, _ in results:
-        assert set(result["scores"]) == set(plan.labels)
+        assert set(result["scores"]) == set(alone_plan.labels)
         assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-4)
         assert result["confidence"] == max(result["scores"].values())
         expected = result["top_label"] if result["confidence"] >= app.THRESHOLD else UNKNOWN
@@ -65,13 +69,13 @@ def test_predict_scores_every_class_and_mostly_matches_the_examples(app, plan):
     assert hits >= 0.6 * len(results)  # a trained model, not a random head
 
 
-def test_predict_answers_unknown_below_the_threshold(space_dir, plan):
+def test_predict_answers_unknown_below_the_threshold(space_dir, alone_plan):
     strict = space_dir / "app_strict.py"  # same folder, so it loads the same ./model
-    strict.write_text(render_app(plan, [], 0.99, REPO_ID))
+    strict.write_text(render_app(alone_plan, [], 0.99, REPO_ID))
     app = _import(strict)
 
     result = app.predict("The mitochondria is the powerhouse of the cell.")
-    assert result["label"] == UNKNOWN and result["top_label"] in plan.labels
+    assert result["label"] == UNKNOWN and result["top_label"] in alone_plan.labels
     assert result["confidence"] < 0.99
     verdict, top = app.classify("The mitochondria is the powerhouse of the cell.")
     assert verdict.startswith("UNKNOWN") and "99.0%" in verdict
@@ -79,7 +83,7 @@ def test_predict_answers_unknown_below_the_threshold(space_dir, plan):
     assert app.predict("   ")["label"] == UNKNOWN
 
 
-def test_app_template_renders_with_codegens_plain_environment(plan, metrics):
+def test_app_template_renders_with_codegens_plain_environment(alone_plan, alone_metrics):
     """bot/codegen.py renders the same template with no extra filters (and the TF-IDF code embedded);
     both renders must agree."""
     import jinja2
@@ -89,25 +93,25 @@ def test_app_template_renders_with_codegens_plain_environment(plan, metrics):
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()), keep_trailing_newline=True, undefined=jinja2.StrictUndefined
     )
-    examples = [("where is my parcel", plan.labels[0])]
+    examples = [("where is my parcel", alone_plan.labels[0])]
     text = env.get_template("scripts/app.py.j2").render(
-        plan=plan, examples=examples, threshold=0.5, model_repo=REPO_ID, tfidf_source=tfidf_source()
+        plan=alone_plan, examples=examples, threshold=0.5, model_repo=REPO_ID, tfidf_source=tfidf_source()
     )
-    assert text == render_app(plan, examples, 0.5, REPO_ID)
+    assert text == render_app(alone_plan, examples, 0.5, REPO_ID)
     compile(text, "app.py", "exec")
 
 
-def test_untrusted_example_text_stays_data_in_the_rendered_app(plan, tmp_path):
+def test_untrusted_example_text_stays_data_in_the_rendered_app(alone_plan, tmp_path):
     hostile = '"""\nimport os; os.system("echo pwned")  {{ x }} </script> \\ \u2028 é'
     path = tmp_path / "app.py"
-    path.write_text(render_app(plan, [(hostile, plan.labels[0])], 0.5, 'x/y"; import os'))
+    path.write_text(render_app(alone_plan, [(hostile, alone_plan.labels[0])], 0.5, 'x/y"; import os'))
     app = _import(path)
 
-    assert app.EXAMPLES == [[hostile, plan.labels[0]]]
+    assert app.EXAMPLES == [[hostile, alone_plan.labels[0]]]
     assert app.MODEL_REPO == 'x/y"; import os'
 
 
-def test_space_app_in_a_browser_classifies_a_clicked_example(app, plan, free_port, chromium, monkeypatch):
+def test_space_app_in_a_browser_classifies_a_clicked_example(app, alone_plan, free_port, chromium, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
@@ -136,5 +140,5 @@ def test_space_app_in_a_browser_classifies_a_clicked_example(app, plan, free_por
     expected = app.predict(text)
     assert prediction.startswith(expected["label"])
     assert expected["top_label"] in breakdown
-    assert sum(lab in breakdown for lab in plan.labels) == 5  # the top-5 breakdown
-    assert second.split(":")[0].split(" ")[0] in [*plan.labels, UNKNOWN]
+    assert sum(lab in breakdown for lab in alone_plan.labels) == 5  # the top-5 breakdown
+    assert second.split(":")[0].split(" ")[0] in [*alone_plan.labels, UNKNOWN]
