@@ -8,13 +8,14 @@ templates never place a plan value in a code position.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import jinja2
 import yaml
 
 from bot import templates_dir
+from bot.core.render import environment as render_environment
+from bot.core.render import md, pyrepr  # noqa: F401 -- the filters the script templates use, named here too
 from bot.planner.schema import Plan
 
 SPLITS_MODULE = Path(__file__).resolve().parent / "research" / "splits.py"
@@ -34,34 +35,11 @@ CONFIG_HEADER = (
     "# The training plan, proposed by ml-intern-bot. train.py and evaluate.py read every setting\n"
     "# from here; change a value (or comment `/plan key=value` on the issue) and rerun.\n"
 )
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-
-
-def pyrepr(value) -> str:
-    """A Python literal for value (repr of str/number/bool/None); never raw text in code."""
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(pyrepr(v) for v in value) + "]"
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return repr(value)
-    return repr(str(value))
-
-
-def md(value) -> str:
-    """Markdown-inert text on one line: special characters escaped, so it cannot add links or HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def environment() -> jinja2.Environment:
-    """The Jinja environment for script templates (StrictUndefined: a typo fails the render)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-    )
-    env.filters["pyrepr"] = pyrepr
-    env.filters["md"] = md
-    return env
+    """Scripts render through the bot's one environment, as written (no trimming, nothing escaped)."""
+    return render_environment("text")
 
 
 def module_source(path: Path) -> str:

@@ -1,9 +1,12 @@
-"""Comment bodies, rendered from `templates/comments/` with Jinja2 (no I/O beyond reading templates)."""
+"""The bot's one renderer: every text it writes (comments, scripts, the model card, the Space) comes from
+`templates/` through this environment and its filters. No I/O beyond reading templates.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 
@@ -11,37 +14,68 @@ from bot import templates_dir
 from bot.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
 from bot.core.commands import help_table
 
+Kind = Literal["markdown", "text"]
+
 
 def pct(value: Any, digits: int = 1) -> str:
-    """0.9371 -> '93.7 %'; missing values read as 'n/a' rather than a fake number."""
-    return "n/a" if value is None else f"{100 * float(value):.{digits}f} %"
+    """0.9371 -> '93.7 %' everywhere the bot writes; a missing value reads 'n/a', never a fake number."""
+    return f"{100 * float(value):.{digits}f} %" if _is_number(value) else "n/a"
 
 
 def num(value: Any, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{float(value):.{digits}f}"
+    return f"{float(value):.{digits}f}" if _is_number(value) else "n/a"
 
 
-CELL_CHARS = 160  # a table cell longer than this breaks the table's layout on GitHub
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def md_cell(value: Any, limit: int | None = CELL_CHARS) -> str:
-    """Text safe inside a Markdown table cell: no pipes, no newlines, no HTML; cut at `limit` characters."""
-    text = str(value).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+def short(sha: str | None) -> str:
+    """A commit as people read it: its first 7 hex digits."""
+    return (sha or "")[:7]
+
+
+def cell(value: Any, limit: int | None = None) -> str:
+    """Text made inert on one Markdown line or table cell: no line breaks, pipes, HTML or code spans;
+    cut at `limit` characters where a table needs it."""
+    text = " ".join(str(value).split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def untrusted(value: Any, limit: int | None = None) -> str:
-    """Someone else's words (an issue, an LLM): one safe line, with @-mentions that ping nobody."""
-    return md_cell(value, limit).replace("@", "@\u200b")
+    """Someone else's words (an issue, an LLM): an inert line, with @-mentions that ping nobody."""
+    return cell(value, limit).replace("@", "@\u200b")
 
 
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+def md(value: Any) -> str:
+    """Markdown-inert prose on one line: every special character escaped, so it cannot add links or HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def pyrepr(value: Any) -> str:
+    """A Python literal for value (repr of str/number/bool/None); never raw text in code."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(pyrepr(v) for v in value) + "]"
+    if value is None or isinstance(value, bool | int | float | str):
+        return repr(value)
+    return repr(str(value))
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+FILTERS = {"pct": pct, "num": num, "short": short, "cell": cell, "untrusted": untrusted, "md": md, "pyrepr": pyrepr}
+
+
+@lru_cache(maxsize=2)
+def environment(kind: Kind = "markdown") -> jinja2.Environment:
+    """The one Jinja environment, with the one set of filters. `markdown` (comments) trims block-tag lines;
+    `text` (scripts, the model card, the Space) keeps every character as written, so code stays code."""
+    tidy = kind == "markdown"
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+        loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, trim_blocks=tidy, lstrip_blocks=tidy, autoescape=False,
     )
-    env.filters.update(pct=pct, num=num, cell=md_cell, untrusted=untrusted, short=lambda sha: (sha or "")[:7])
+    env.filters.update(FILTERS)
     # Reports read metrics.json through these, so every comment names and shows the shipped predictor.
     env.globals.update(
         help_table=help_table, ensemble_outcome=ensemble_outcome,

@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 
 from bot.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
+from bot.core.render import environment
 from bot.planner.schema import Plan
 from bot.publish.licence import License, attribution, hub_dataset, license_for
-from bot.publish.render import environment
 from bot.publish.run import PLACEHOLDER, Files, PublishError, ensemble_weight, model_files, pick_examples, split_texts
 
 # fmt: off
@@ -141,7 +141,7 @@ def render_model_card(
         # A JSON string literal is valid Python too; \u0060 keeps a backtick from closing the code block.
         "example": json.dumps(examples[0][0] if examples else FALLBACK_EXAMPLE).replace("`", "\\u0060"),
     }
-    return environment().get_template("model_card.md.j2").render(**view)
+    return environment("text").get_template("model_card.md.j2").render(**view)
 
 
 def build_model_repo(out_dir: Path, plan: Plan, metrics: dict, repo_id: str, inspection: dict | None = None) -> Files:

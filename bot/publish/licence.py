@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.render import cell
 from bot.planner.schema import HUB_ID, Plan
-from bot.publish.render import cell
 
 # fmt: off
 # Licence ids the Hub accepts in `license:` (https://huggingface.co/docs/hub/repositories-licenses), subset.

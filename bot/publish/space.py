@@ -12,9 +12,9 @@ from pathlib import Path
 
 from bot import codegen
 from bot.artifacts import shipped_eval, shipped_title
+from bot.core.render import environment
 from bot.planner.schema import Plan
 from bot.publish.licence import hub_dataset, license_for
-from bot.publish.render import environment
 from bot.publish.run import Files, ensemble_weight, model_files, pick_examples
 
 UNKNOWN = "UNKNOWN"  # what app.py answers below the abstain threshold
@@ -25,7 +25,7 @@ SPACE_EXTRA_REQUIREMENTS = ("scikit-learn", "safetensors", "numpy")
 def render_app(plan: Plan, examples: list[tuple[str, str]], threshold: float, model_repo: str) -> str:
     """The Space's app.py (same template and context as the PR's app.py, TF-IDF code embedded)."""
     return (
-        environment()
+        environment("text")
         .get_template("scripts/app.py.j2")
         .render(
             plan=plan,
@@ -55,7 +55,7 @@ def _requirements(gradio: str) -> bytes:
 def _readme(plan: Plan, metrics: dict, model_repo: str, threshold: float, gradio: str) -> bytes:
     """The Space's README: the Hub's Space config in front matter, then what the demo serves."""
     text = (
-        environment()
+        environment("text")
         .get_template("space_readme.md.j2")
         .render(
             title=f"{plan.label_column} classifier",

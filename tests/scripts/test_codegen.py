@@ -121,11 +121,16 @@ def test_a_relative_dataset_path_is_never_read_from_the_bots_own_disk(tmp_path, 
     assert codegen.example_pairs(make_plan("data.csv", labels)) == []
 
 
-def test_app_is_rendered_only_when_its_template_exists(tmp_path, monkeypatch, plan):
+def test_app_is_rendered_only_when_its_template_exists(tmp_path, monkeypatch, plan, request):
     copy = tmp_path / "templates"
     shutil.copytree(bot.templates_dir(), copy)
     (copy / "scripts" / "app.py.j2").unlink(missing_ok=True)
+    from bot.core import render
+
     monkeypatch.setattr(codegen, "templates_dir", lambda: copy)
+    monkeypatch.setattr(render, "templates_dir", lambda: copy)
+    render.environment.cache_clear()  # the one environment reads the copy for this test only...
+    request.addfinalizer(render.environment.cache_clear)  # ...and the real templates again afterwards
     assert "app.py" not in codegen.render_pr_files(plan, examples=[])
     (copy / "scripts" / "app.py.j2").write_text("# app for {{ plan.labels | length }} labels, t={{ threshold }}\n")
     assert codegen.render_pr_files(plan, examples=[], threshold=0.7)["app.py"] == "# app for 3 labels, t=0.7\n"
