@@ -1,6 +1,6 @@
 """Shared benchmark plumbing: render the bot's scripts for a Plan, run them, time the reference, print JSON.
 
-The benchmarks measure the product itself: `bot.codegen.render_pr_files(plan)` writes train.py and
+The benchmarks measure the product itself: `bot.writing.codegen.render_pr_files(plan)` writes train.py and
 evaluate.py exactly as a pull request would carry them, and they run in subprocesses (offline, MiniLM
 from the PyPI package). Accuracy comes from evaluate.py's metrics.json (official or de-duplicated
 test split); training time from train.py's train_metrics.json (`trainer.train()` wall time, per-epoch
@@ -58,7 +58,7 @@ def offline_env(workdir: Path) -> dict[str, str]:
 
 def render(plan, workdir: Path) -> Path:
     """Write the pull request's files for plan into workdir/src; return that folder."""
-    from bot.codegen import render_pr_files
+    from bot.writing.codegen import render_pr_files
 
     src = workdir / "src"
     shutil.rmtree(src, ignore_errors=True)
@@ -108,7 +108,7 @@ def run_reference(splits: Path, model: str, mode: str, fraction: float, env: dic
 def result_record(dataset: str, plan, metrics: dict, reference: dict | None) -> dict:
     """The one JSON object the issue asks for (accuracy, macro-F1 and training time of the shipped
     predictor), plus context (the fine-tune alone, the baseline, epochs, rows, reference mode)."""
-    from bot.artifacts import shipped_eval, shipped_key
+    from bot.writing.artifacts import shipped_eval, shipped_key
 
     shipped, ft, train = shipped_eval(metrics), metrics["finetuned"], metrics["train"]
     ref_seconds = reference["train_seconds"] if reference else None

@@ -32,16 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = _parser().parse_known_args(argv)
     try:
         if args.command == "demo":
-            from bot.demo import run_demo
+            from bot.playground.demo import run_demo
 
             return run_demo(args.dataset, args.workdir, serve=args.serve)
         if args.command == "serve":
-            from bot.server import serve
+            from bot.edge.server import serve
 
             serve(Settings.from_env(), port=args.port, host=args.host)
             return 0
         if args.command == "handle-event":
-            from bot.action import main as action_main
+            from bot.edge.action import main as action_main
 
             return action_main() or 0
         if args.command == "forge":

@@ -11,8 +11,8 @@ from typing import Any, Literal
 import jinja2
 
 from bot import templates_dir
-from bot.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
 from bot.core.commands import help_table
+from bot.writing.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
 
 Kind = Literal["markdown", "text"]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot import demo
+from bot.playground import demo
 from bot.research import data
 
 

@@ -14,9 +14,9 @@ import pytest
 from github import InputGitTreeElement
 from huggingface_hub import ModelCard
 
-from bot.artifacts import shipped_eval
 from bot.core.state import Phase
-from bot.playground import OTHER_BOT, world
+from bot.playground.world import OTHER_BOT, world
+from bot.writing.artifacts import shipped_eval
 
 GOAL_TITLE = "Classify support tickets"
 GOAL_BODY = "Build a text classification model that labels customer support tickets by issue type."

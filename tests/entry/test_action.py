@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import action
+from bot.edge import action
 from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +96,6 @@ def test_a_handler_crash_fails_the_step_without_printing_the_token(tmp_path, cap
 
 def test_module_entrypoint_reports_a_missing_event_to_stderr(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "bot.action"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "bot.edge.action"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "GITHUB_EVENT_NAME and GITHUB_EVENT_PATH must be set" in done.stderr

@@ -8,7 +8,7 @@ from bot.config import Settings
 from bot.core.state import IssueState, Phase, status_comment
 from bot.forge.server import ForgeServer
 from bot.forge.store import Forge
-from bot.github import RepoClient, StaleState, connect
+from bot.shell.github import RepoClient, StaleState, connect
 
 REPO, BOT = "acme/support-bot", "ml-intern[bot]"
 

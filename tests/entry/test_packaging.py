@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# The templates the PR, the Space and the comments are rendered from (contract: bot/codegen.py, publish).
+# The templates the PR, the Space and the comments are rendered from (contract: bot/writing/codegen.py, publish).
 REQUIRED_TEMPLATES = ["scripts/train.py.j2", "scripts/evaluate.py.j2", "scripts/app.py.j2"]
 
 
@@ -46,7 +46,7 @@ def test_wheel_ships_every_template_inside_the_package(wheel):
 def test_wheel_ships_the_offline_catalog_and_both_packages(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "bot/research/catalog.json" in names
-    assert {"bot/__init__.py", "bot/cli.py", "bot/server.py", "bot/action.py", "runners/__init__.py"} <= names
+    assert {"bot/__init__.py", "bot/cli.py", "bot/edge/server.py", "bot/edge/action.py", "runners/__init__.py"} <= names
     assert not any(n.startswith(("tests/", ".venv/")) for n in names)
 
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot import server
+from bot.edge import server
 from bot.config import ConfigError, Settings
-from bot.serving import free_port
-from bot.signature import sign
+from bot.edge.signature import sign
+from bot.playground.serving import free_port
 
 SECRET = "webhook-secret-for-tests"
 TOKEN = "ghp_token_for_tests_only"
@@ -270,10 +270,10 @@ def test_parallel_work_is_capped(app_with):
 
 
 def test_default_handler_is_the_bots_handle_event(tmp_path, monkeypatch):
-    import bot.handler
+    import bot.shell.handler
 
     recorder = Recorder()
-    monkeypatch.setattr(bot.handler, "handle_event", recorder)
+    monkeypatch.setattr(bot.shell.handler, "handle_event", recorder)
     app = server.create_app(make_settings(tmp_path))
     with TestClient(app) as client:
         assert post(client, issue_payload(9, "default")).status_code == 202
@@ -397,7 +397,7 @@ def test_a_crashing_handler_is_logged_without_secrets_and_the_next_event_still_r
             raise RuntimeError(f"GitHub said no to token {TOKEN} and secret {SECRET}")
 
     client, handler, app = app_with(Recorder(hook=hook))
-    with caplog.at_level(logging.ERROR, logger="bot.workers"):
+    with caplog.at_level(logging.ERROR, logger="bot.edge.workers"):
         post(client, issue_payload(1, "boom"))
         post(client, issue_payload(1, "after"))
         drain(app)

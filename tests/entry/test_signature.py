@@ -2,8 +2,8 @@
 
 from types import SimpleNamespace
 
+from bot.edge.signature import sign, verify_signature
 from bot.errors import redact
-from bot.signature import sign, verify_signature
 
 # https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries#testing-the-webhook-payload-validation
 DOC_SECRET = "It's a Secret to Everybody"

@@ -16,8 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.planner.claude import DEFAULT_MODEL, TOOL_NAME, ClaudeAdvisor
+from bot.playground.serving import ServerThread
 from bot.research.data import load_catalog
-from bot.serving import ServerThread
 
 API_KEY = "fake-anthropic-key-0123456789"
 GOAL = "Label our online banking customer queries by intent so support can route them."

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import codegen
 from bot.planner.rules import make_plan
 from bot.planner.schema import Plan, normalize_overrides
-from bot.smoke import write_files
+from bot.writing import codegen
+from bot.writing.smoke import write_files
 from runners.local import LocalRunner
 from tests.scripts import load_script
 

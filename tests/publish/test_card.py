@@ -10,9 +10,9 @@ from __future__ import annotations
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from bot.artifacts import shipped_eval
 from bot.planner.schema import Plan
-from bot.publish import CARD_SECTIONS, pick_examples, render_model_card
+from bot.writing.artifacts import shipped_eval
+from bot.writing.publish import CARD_SECTIONS, pick_examples, render_model_card
 
 REPO_ID = "ml-intern/bitext-ticket-category"
 BITEXT_HUB_ID = "bitext/Bitext-customer-support-llm-chatbot-training-dataset"

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from bot.artifacts import shipped_eval
 from bot.planner.schema import Plan
-from bot.publish import PublishError, build_model_repo, build_space, publish_hub, publish_local
+from bot.writing.artifacts import shipped_eval
+from bot.writing.publish import PublishError, build_model_repo, build_space, publish_hub, publish_local
 
 REPO_ID = "ml-intern/bitext-ticket-category"
 SPACE_ID = "ml-intern/bitext-ticket-demo"

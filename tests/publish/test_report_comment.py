@@ -11,7 +11,7 @@ from bot.core import effects as fx
 from bot.core.events import Facts
 from bot.core.machine import step
 from bot.core.state import IssueState, Phase
-from bot.executor import _run_summary
+from bot.shell.executor import _run_summary
 
 HEAD = "c" * 40
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.artifacts import shipped_eval
-from bot.codegen import tfidf_source
-from bot.publish import UNKNOWN, publish_local, render_app
+from bot.writing.artifacts import shipped_eval
+from bot.writing.codegen import tfidf_source
+from bot.writing.publish import UNKNOWN, publish_local, render_app
 
 REPO_ID = "ml-intern/bitext-ticket-category"
 SPACE_ID = "ml-intern/bitext-ticket-demo"
@@ -84,7 +84,7 @@ def test_predict_answers_unknown_below_the_threshold(space_dir, alone_plan):
 
 
 def test_app_template_renders_with_codegens_plain_environment(alone_plan, alone_metrics):
-    """bot/codegen.py renders the same template with no extra filters (and the TF-IDF code embedded);
+    """bot/writing/codegen.py renders the same template with no extra filters (and the TF-IDF code embedded);
     both renders must agree."""
     import jinja2
 

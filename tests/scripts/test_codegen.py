@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 import bot
-from bot import codegen
 from bot.planner.schema import Plan
+from bot.writing import codegen
 
 from . import make_plan, write_bitext_sample
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from bot import codegen
-from bot.smoke import write_files
+from bot.writing import codegen
+from bot.writing.smoke import write_files
 
 from . import load_script, make_plan, offline_hf_home, script_env, write_bitext_sample
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot import codegen
+from bot.writing import codegen
 
 from . import load_script, make_plan
 

@@ -8,8 +8,8 @@ import ast
 import pytest
 import yaml
 
-from bot import codegen
 from bot.planner.schema import Plan
+from bot.writing import codegen
 
 from . import make_plan
 

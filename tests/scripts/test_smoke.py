@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from bot import codegen
-from bot.smoke import smoke_test, write_files
+from bot.writing import codegen
+from bot.writing.smoke import smoke_test, write_files
 
 from . import make_plan, offline_hf_home, script_env, write_bitext_sample
 

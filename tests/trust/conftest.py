@@ -22,7 +22,7 @@ import yaml
 from github import Auth, Github
 
 from bot.core.state import IssueState, Phase, decode_marker
-from bot.serving import free_port
+from bot.playground.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "acme/support-bot"

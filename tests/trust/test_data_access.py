@@ -81,7 +81,7 @@ def test_a_named_dataset_that_does_not_exist_is_reported_not_swapped(trust_world
 def test_a_data_file_in_the_repository_is_read_from_the_repository_and_checked_out_with_the_scripts(
         trust_world, tmp_path, figures):
     """An issue may name a file inside the repository: research, smoke test and training read it from there."""
-    from bot.github import RepoClient, connect
+    from bot.shell.github import RepoClient, connect
     from tests.trust.conftest import BOT
 
     world = trust_world

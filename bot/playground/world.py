@@ -96,10 +96,10 @@ def allow_data_folder(dataset: str) -> None:
 @contextlib.contextmanager
 def world(root: Path, dataset: str, plan: dict | None = None):
     """Start the forge and the bot on free local ports; yields a World; stops both afterwards."""
+    from bot.edge.server import create_app
     from bot.forge.server import ForgeServer
     from bot.forge.store import Forge
-    from bot.server import create_app
-    from bot.serving import ServerThread
+    from bot.playground.serving import ServerThread
 
     for name in ("forge", "bot", "hub"):
         shutil.rmtree(root / name, ignore_errors=True)

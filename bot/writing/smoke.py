@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.artifacts import shipped_eval, shipped_title
+from bot.writing.artifacts import shipped_eval, shipped_title
 from runners.base import scrub_env
 from runners.local import LocalRunner, reap
 

@@ -20,10 +20,10 @@ from fastapi.responses import JSONResponse
 
 from bot.config import ConfigError, Settings
 from bot.core.events import MalformedEvent, goal_number, parse_event
+from bot.edge.inbox import Delivery, Inbox
+from bot.edge.signature import PREFIX, signer
+from bot.edge.workers import BUG_ATTEMPTS, WorkerPool  # noqa: F401 -- BUG_ATTEMPTS: the server's documented policy
 from bot.errors import redact
-from bot.inbox import Delivery, Inbox
-from bot.signature import PREFIX, signer
-from bot.workers import BUG_ATTEMPTS, WorkerPool  # noqa: F401 -- BUG_ATTEMPTS: the server's documented policy
 from runners.local import stop_all as stop_runs
 
 log = logging.getLogger(__name__)
@@ -109,11 +109,11 @@ def _work(handler: Handler, settings: Settings) -> Callable[[Delivery], None]:
 
 
 def create_app(settings: Settings, handler: Handler | None = None, *, max_parallel: int = MAX_PARALLEL) -> FastAPI:
-    """The webhook app; `handler` defaults to `bot.handler.handle_event`; at most `max_parallel` issues at once."""
+    """The webhook app; `handler` defaults to `bot.shell.handler.handle_event`; at most `max_parallel` issues at once."""
     _check(settings)
     if handler is None:
-        from bot.handler import handle_event as handler
-        from bot.handler import warm_up
+        from bot.shell.handler import handle_event as handler
+        from bot.shell.handler import warm_up
 
         warm_up()
     inbox = Inbox(settings.workdir / "deliveries.sqlite")

@@ -16,7 +16,7 @@ import logging
 import threading
 from typing import Any
 
-from bot import lease as leases
+from bot.shell import lease as leases
 from bot.config import Settings
 from bot.core import effects as fx
 from bot.core.events import (
@@ -33,9 +33,9 @@ from bot.core.machine import short, step
 from bot.core.render import render
 from bot.core.state import PHASE_LABELS, IssueState, label_changes, status_comment
 from bot.errors import explain, public_text
-from bot.executor import Executor
-from bot.github import RepoClient, connect
-from bot.retry import is_transient
+from bot.shell.executor import Executor
+from bot.shell.github import RepoClient, connect
+from bot.shell.retry import is_transient
 
 log = logging.getLogger(__name__)
 STEP_OF = {fx.Research: "research", fx.OpenPullRequest: "smoke", fx.Train: "training", fx.Publish: "publish"}

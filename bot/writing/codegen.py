@@ -18,8 +18,8 @@ from bot.core.render import environment as render_environment
 from bot.core.render import md, pyrepr  # noqa: F401 -- the filters the script templates use, named here too
 from bot.planner.schema import Plan
 
-SPLITS_MODULE = Path(__file__).resolve().parent / "research" / "splits.py"
-TFIDF_MODULE = Path(__file__).resolve().parent / "research" / "tfidf.py"
+SPLITS_MODULE = Path(__file__).resolve().parents[1] / "research" / "splits.py"
+TFIDF_MODULE = Path(__file__).resolve().parents[1] / "research" / "tfidf.py"
 SCRIPT_TEMPLATES = {
     "train.py": "scripts/train.py.j2",
     "evaluate.py": "scripts/evaluate.py.j2",

@@ -2,7 +2,7 @@
 
 Every write is find-then-create or edit-in-place keyed by a hidden marker, so a redelivered
 webhook, a retried request or a restarted process never makes a second comment, branch or pull
-request. Every request goes through the one retry policy in `bot.retry`.
+request. Every request goes through the one retry policy in `bot.shell.retry`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from github import Auth, Github, GithubException, InputGitTreeElement
 from bot.config import Settings
 from bot.core.state import MARKER_PREFIX, IssueState, decode_marker
 from bot.errors import UserError
-from bot.retry import create_once, github_retry
+from bot.shell.retry import create_once, github_retry
 
 log = logging.getLogger(__name__)
 CONFIG_PATH = ".github/ml-intern.yml"

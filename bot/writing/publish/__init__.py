@@ -7,14 +7,14 @@ One idea a module, each importable on its own:
 - `upload`: a local folder laid out like the Hub, or the Hub via huggingface_hub, one commit a repo;
 - `run` and `render`: what both repos read from the run's OUT folder, and the shared Jinja2 setup.
 
-Callers use the names below (`from bot import publish; publish.publish_hub(...)`).
+Callers use the names below (`from bot.writing import publish; publish.publish_hub(...)`).
 """
 
-from bot.publish.card import CARD_SECTIONS, build_model_repo, render_model_card
-from bot.publish.licence import License, hub_dataset, license_for
-from bot.publish.run import Files, PublishError, pick_examples
-from bot.publish.space import UNKNOWN, build_space, render_app
-from bot.publish.upload import PublishResult, publish_hub, publish_local
+from bot.writing.publish.card import CARD_SECTIONS, build_model_repo, render_model_card
+from bot.writing.publish.licence import License, hub_dataset, license_for
+from bot.writing.publish.run import Files, PublishError, pick_examples
+from bot.writing.publish.space import UNKNOWN, build_space, render_app
+from bot.writing.publish.upload import PublishResult, publish_hub, publish_local
 
 __all__ = [
     "CARD_SECTIONS",

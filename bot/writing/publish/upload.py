@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.planner.schema import Plan
-from bot.publish.card import build_model_repo
-from bot.publish.run import Files, PublishError
-from bot.publish.space import build_space
+from bot.writing.publish.card import build_model_repo
+from bot.writing.publish.run import Files, PublishError
+from bot.writing.publish.space import build_space
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 MODEL_MESSAGE = "Publish model trained by ml-intern-bot"

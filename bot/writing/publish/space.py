@@ -10,12 +10,12 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bot import codegen
-from bot.artifacts import shipped_eval, shipped_title
 from bot.core.render import environment
 from bot.planner.schema import Plan
-from bot.publish.licence import hub_dataset, license_for
-from bot.publish.run import Files, ensemble_weight, model_files, pick_examples
+from bot.writing import codegen
+from bot.writing.artifacts import shipped_eval, shipped_title
+from bot.writing.publish.licence import hub_dataset, license_for
+from bot.writing.publish.run import Files, ensemble_weight, model_files, pick_examples
 
 UNKNOWN = "UNKNOWN"  # what app.py answers below the abstain threshold
 # The Space's app.py needs sklearn, safetensors and numpy for the TF-IDF half of a shipped ensemble.

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.artifacts import shipped_key
 from bot.errors import UserError
+from bot.writing.artifacts import shipped_key
 
 Files = dict[str, "Path | bytes"]  # path in the repo -> a file to copy, or the bytes to write
 PLACEHOLDER = re.compile(r"\{\{[^{}]+\}\}")  # Bitext-style template slots such as {{Order Number}}

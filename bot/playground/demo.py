@@ -65,7 +65,7 @@ def run_demo(dataset: str | None, workdir: Path, serve: bool = False) -> int:
     prepare_offline(workdir / "hf-home", online)
     say(f"ml-intern-bot demo: the origin story on a local forge ({'online' if online else 'offline'})")
     say(f"data set: {dataset}")
-    from bot.playground import world
+    from bot.playground.world import world
 
     with world(workdir, dataset, DEMO_PLAN) as w:
         number = _play(w)

@@ -1,7 +1,7 @@
 """The model repository: its README (an honest model card with model-index front matter) and its files.
 
 The card's headline numbers, abstain threshold and model-index describe the shipped predictor
-(`bot/artifacts.py`): the fine-tune alone, or its average with the TF-IDF companion in `model/tfidf/`.
+(`bot/writing/artifacts.py`): the fine-tune alone, or its average with the TF-IDF companion in `model/tfidf/`.
 Beside a shipped ensemble the transformer alone, which is what `pipeline()` loads, is indexed under
 its own names, so a Hub page never credits one with the other's score.
 """
@@ -13,11 +13,19 @@ from pathlib import Path
 
 import yaml
 
-from bot.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
 from bot.core.render import environment
 from bot.planner.schema import Plan
-from bot.publish.licence import License, attribution, hub_dataset, license_for
-from bot.publish.run import PLACEHOLDER, Files, PublishError, ensemble_weight, model_files, pick_examples, split_texts
+from bot.writing.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
+from bot.writing.publish.licence import License, attribution, hub_dataset, license_for
+from bot.writing.publish.run import (
+    PLACEHOLDER,
+    Files,
+    PublishError,
+    ensemble_weight,
+    model_files,
+    pick_examples,
+    split_texts,
+)
 
 # fmt: off
 # Section headings every card carries (tests and reviewers rely on them).

@@ -17,15 +17,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.artifacts import shipped_eval, shipped_key
 from bot.config import Settings
 from bot.core import effects as fx
 from bot.core.commands import CommandError, may_run, parse_commands
 from bot.core.events import BRANCH_PREFIX, pr_marker
 from bot.core.render import note, render
 from bot.errors import Interrupted
-from bot.github import RepoClient
 from bot.planner.schema import Plan
+from bot.shell.github import RepoClient
+from bot.writing.artifacts import shipped_eval, shipped_key
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
@@ -73,8 +73,8 @@ class Executor:
         return ClaudeAdvisor(self.settings.anthropic_api_key, **({"model": model} if model else {}))
 
     def open_pull_request(self, effect: fx.OpenPullRequest) -> fx.Outcome:
-        from bot.codegen import render_pr_files
-        from bot.smoke import smoke_test
+        from bot.writing.codegen import render_pr_files
+        from bot.writing.smoke import smoke_test
 
         plan = Plan(**effect.plan)
         files = render_pr_files(plan, examples=effect.research.get("examples"))
@@ -167,7 +167,7 @@ class Executor:
         return fx.Trained(sha, _run_summary(sha, out, float(record.get("seconds", 0)), metrics), metrics)
 
     def publish(self, effect: fx.Publish) -> fx.Outcome:
-        from bot import publish
+        from bot.writing import publish
 
         out = Path(effect.run["out_dir"])
         if not (out / "metrics.json").exists():

@@ -15,8 +15,8 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bot.inbox import Delivery, Inbox
-from bot.retry import delivery_backoff, is_transient
+from bot.edge.inbox import Delivery, Inbox
+from bot.shell.retry import delivery_backoff, is_transient
 
 log = logging.getLogger(__name__)
 BUG_ATTEMPTS = 3  # a handler that crashes this often on the same delivery is a bug, not an outage

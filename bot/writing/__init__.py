@@ -1,0 +1,1 @@
+"""What the bot writes: the PR's scripts (codegen), the smoke test, and what publishing uploads (card, Space)."""
