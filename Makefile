@@ -12,7 +12,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # The stamp is named after pyproject.toml's checksum: a dependency edit reinstalls, nothing else does.
 STAMP := $(VENV)/.installed-$(firstword $(shell cksum < pyproject.toml))
 
-.PHONY: venv demo test lint bench chromium
+.PHONY: venv demo test lint typecheck bench chromium
 
 venv: $(STAMP)
 
@@ -35,10 +35,14 @@ chromium:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
 	fi
 
-test: venv chromium
+test: venv chromium typecheck
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: venv
+# mypy over bot/ and runners/ (settings in pyproject.toml); `make test` runs it first, so CI does too.
+typecheck: venv
+	$(BIN)/mypy
+
+lint: venv typecheck
 	$(BIN)/ruff check .
 	$(BIN)/actionlint .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml

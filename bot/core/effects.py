@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.core.records import Publication, Run
+
 
 @dataclass(frozen=True)
 class React:
@@ -51,7 +53,7 @@ class Train:
 class Publish:
     sha: str
     plan: dict[str, Any]
-    run: dict[str, Any]
+    run: Run
 
 
 @dataclass(frozen=True)
@@ -81,14 +83,14 @@ class PullRequestReady:
 @dataclass(frozen=True)
 class Trained:
     sha: str
-    run: dict[str, Any]  # small summary kept in the state marker
+    run: Run  # kept in the state marker
     metrics: dict[str, Any]  # evaluate.py's metrics.json, for the report comment
 
 
 @dataclass(frozen=True)
 class Published:
     sha: str
-    published: dict[str, Any]
+    published: Publication
 
 
 @dataclass(frozen=True)

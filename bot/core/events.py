@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.commands import Command, CommandError, parse_commands
+from bot.core.routing import issue_for_branch
 
 TRIGGER_LABEL = "ml-intern"
-BRANCH_PREFIX = "ml-intern/issue-"
-_BRANCH = re.compile(rf"^{re.escape(BRANCH_PREFIX)}(\d+)$")
 
 
 class MalformedEvent(ValueError):
@@ -79,12 +77,6 @@ class Facts:
     pr_head_sha: str | None = None
     new_commits: tuple[str, ...] = ()  # commits on the PR after the smoke-tested one, e.g. "`abc1234` by @x"
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def issue_for_branch(ref: str) -> int | None:
-    """The issue number of a bot branch `ml-intern/issue-<n>`, else None."""
-    match = _BRANCH.match(ref or "")
-    return int(match.group(1)) if match else None
 
 
 def parse_event(name: str, payload: Any) -> Event | None:
@@ -186,26 +178,3 @@ def _push(payload: dict) -> PushEvent | None:
         repo=_repo(payload), pr_number=_field(pull, "number", int, "pull_request."), issue_number=issue_number,
         head_sha=_field(head, "sha", str, "pull_request.head."), sender=_actor(payload),
     )
-
-
-def pr_marker(number: int) -> str:
-    """The hidden line in the bot's PR body that names its goal issue (read back by `goal_number`)."""
-    return f"<!-- ml-intern:pr issue={number} -->"
-
-
-_PR_MARKER = re.compile(r"<!-- ml-intern:pr issue=(\d+) -->")
-
-
-def goal_number(event: Event, bot_login: str) -> int | None:
-    """The goal issue an event belongs to: the one queue key for everything about that issue.
-
-    A comment on the bot's own PR belongs to the issue its body's marker names; a PR the bot did
-    not open keeps its own number (the handler then ignores comments on it).
-    """
-    if isinstance(event, PushEvent):
-        return event.issue_number
-    if isinstance(event, CommentEvent) and event.on_pull_request:
-        found = _PR_MARKER.search(event.issue_body)
-        if found and event.pr_author.lower() == bot_login.lower():
-            return int(found.group(1))
-    return event.number

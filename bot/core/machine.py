@@ -217,10 +217,10 @@ def _cmd_approve_publish(state, command, event, facts) -> Result:
         return state, [_reply(state, key, "comments/published.md.j2", again=True)]
     if state.phase != Phase.TRAINED or not state.run:
         return state, [_note(key, "no_run_to_publish")]
-    if facts.pr_head_sha != state.run["sha"]:
-        return state, [_note(key, "run_is_not_the_head", trained=state.run["sha"], head=facts.pr_head_sha)]
+    if facts.pr_head_sha != state.run.sha:
+        return state, [_note(key, "run_is_not_the_head", trained=state.run.sha, head=facts.pr_head_sha)]
     state.activity = note("publishing")
-    return state, [fx.React("+1", event.comment_id), fx.Publish(state.run["sha"], state.plan or {}, state.run)]
+    return state, [fx.React("+1", event.comment_id), fx.Publish(state.run.sha, state.plan or {}, state.run)]
 
 
 def _cmd_retry(state, command, event, facts) -> Result:
@@ -232,7 +232,7 @@ def _cmd_retry(state, command, event, facts) -> Result:
         return _train_again(state, event, facts)
     if step_name == "publish" and state.run:
         state.phase, state.activity, state.interrupted = Phase.TRAINED, note("publishing", again=True), None
-        return state, [fx.React("+1", event.comment_id), fx.Publish(state.run["sha"], state.plan or {}, state.run)]
+        return state, [fx.React("+1", event.comment_id), fx.Publish(state.run.sha, state.plan or {}, state.run)]
     return state, [_note(f"cmd-{event.comment_id}", "nothing_to_retry", phase=state.phase.value)]
 
 

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from bot.core.records import Publication, Run
+
 MARKER_PREFIX = "<!-- ml-intern:state "
 _MARKER = re.compile(r"<!-- ml-intern:state (\{.*?\}) -->", re.DOTALL)
 HANDLED_KEEP = 100  # comment ids remembered so a redelivered command runs once
@@ -44,8 +46,8 @@ class IssueState:
     approved_sha: str | None = None
     approved_by: str | None = None
     approved_untested: bool = False  # approved with `/approve-train <sha>` for a commit the bot did not smoke-test
-    run: dict[str, Any] | None = None  # {"sha", "status", "out_dir", "summary": {...}}
-    published: dict[str, Any] | None = None  # {"sha", "model", "space"}
+    run: Run | None = None  # the last finished run of the approved commit
+    published: Publication | None = None
     failed_step: str | None = None  # research | smoke | training | publish
     error: str | None = None
     attempts: int = 0
@@ -66,6 +68,10 @@ class IssueState:
         data = json.loads(text)
         known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         known["phase"] = Phase(known.get("phase", "new"))
+        if known.get("run"):
+            known["run"] = Run.from_dict(known["run"])
+        if known.get("published"):
+            known["published"] = Publication.from_dict(known["published"])
         return cls(**known)
 
     def remember(self, comment_id: int) -> None:

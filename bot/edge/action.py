@@ -52,7 +52,9 @@ def main(env: Mapping[str, str] | None = None, handler: Callable[..., None] | No
         print(f"ml-intern-bot: {exc}", file=sys.stderr)
         return USAGE
     if handler is None:
-        from bot.shell.handler import handle_event as handler
+        from bot.shell.handler import handle_event
+
+        handler = handle_event
     try:
         handler(event, payload, settings=settings)
     except Exception:  # noqa: BLE001 -- any failure becomes a failed step with a redacted trace

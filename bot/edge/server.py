@@ -19,7 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.config import ConfigError, Settings
-from bot.core.events import MalformedEvent, goal_number, parse_event
+from bot.core.events import MalformedEvent, parse_event
+from bot.core.routing import goal_of
 from bot.edge.inbox import Delivery, Inbox
 from bot.edge.signature import PREFIX, signer
 from bot.edge.workers import BUG_ATTEMPTS, WorkerPool  # noqa: F401 -- BUG_ATTEMPTS: the server's documented policy
@@ -98,7 +99,7 @@ def route(event: str, payload: dict, bot_login: str) -> str | None:
         raise Refused(400, f"malformed {event} payload: {exc}") from None
     if parsed is None:
         return None
-    return f"{parsed.repo}#{goal_number(parsed, bot_login)}"
+    return f"{parsed.repo}#{goal_of(payload, bot_login)}"
 
 
 def _work(handler: Handler, settings: Settings) -> Callable[[Delivery], None]:
@@ -112,10 +113,10 @@ def create_app(settings: Settings, handler: Handler | None = None, *, max_parall
     """The webhook app; `handler` defaults to `bot.shell.handler.handle_event`; at most `max_parallel` issues at once."""
     _check(settings)
     if handler is None:
-        from bot.shell.handler import handle_event as handler
-        from bot.shell.handler import warm_up
+        from bot.shell.handler import handle_event, warm_up
 
         warm_up()
+        handler = handle_event
     inbox = Inbox(settings.workdir / "deliveries.sqlite")
     workers = WorkerPool(inbox, _work(handler, settings), size=max_parallel, retry_base_s=settings.retry_base_s,
                          redact=lambda text: redact(text, settings))

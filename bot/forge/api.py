@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from bot.forge import errors, faults, schemas
 from bot.forge.errors import ApiError, forbidden, invalid, not_found
 from bot.forge.objects import Views
+from bot.forge.rows import Row, present
 from bot.forge.store import Forge
 
 ROLE_TO_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
@@ -46,10 +47,15 @@ def current_user(request: Request) -> dict:
 class Ctx:
     """Per-request context: forge, views, the caller and (for /repos routes) the repository."""
 
-    def __init__(self, request: Request, user: dict, repo: dict | None = None):
-        self.request, self.forge, self.user, self.repo = request, forge_of(request), user, repo
+    def __init__(self, request: Request, user: Row, repo: Row | None = None):
+        self.request, self.forge, self.user, self._repo = request, forge_of(request), user, repo
         self.views = Views(self.forge)
         self.login = user["login"]
+
+    @property
+    def repo(self) -> Row:
+        """The repository of a /repos/{owner}/{repo} route (see repo_ctx); other routes have none."""
+        return present(self._repo)
 
     def need(self, role: str) -> None:
         """Raise 403 unless the caller has at least `role` on the repository."""
@@ -100,7 +106,7 @@ def paginate(request: Request, items: list, status: int = 200) -> JSONResponse:
     links = []
 
     def link(p: int, rel: str) -> str:
-        params = {k: v for k, v in qp.items() if k != "page"}
+        params: dict[str, str | int] = {k: v for k, v in qp.items() if k != "page"}
         params["page"] = p
         return f'<{base}?{urlencode(params)}>; rel="{rel}"'
 
@@ -126,7 +132,7 @@ def rate_limit(c: Ctx = Depends(ctx)):
 
 
 def _full_user(c: Ctx, login: str, private: bool) -> dict:
-    row = c.forge.user(login)
+    row = present(c.forge.user(login))  # the caller, or a user the route found
     out = c.views.user(login)
     out.update(user_view_type="private" if private else "public", name=row["login"], company=None,
                blog="", location=None, email=None, hireable=None, bio=None, twitter_username=None,
@@ -165,12 +171,13 @@ def get_permission(username: str, c: Ctx = Depends(repo_ctx)):
     if user is None:
         raise not_found()
     role = c.forge.role(c.repo, user["login"])
+    permission = ROLE_TO_PERMISSION.get(role, "none") if role else "none"
     who = c.views.user(user["login"])
     who["role_name"] = role or "none"
     who["permissions"] = {"admin": role == "admin", "maintain": role in ("admin", "maintain"),
-                          "push": ROLE_TO_PERMISSION.get(role) in ("admin", "write"),
+                          "push": permission in ("admin", "write"),
                           "triage": role not in (None, "read"), "pull": role is not None}
-    return {"permission": ROLE_TO_PERMISSION.get(role, "none"), "role_name": role or "none", "user": who}
+    return {"permission": permission, "role_name": role or "none", "user": who}
 
 
 @router.put("/repos/{owner}/{repo}/collaborators/{username}", status_code=204)

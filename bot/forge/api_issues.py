@@ -19,7 +19,7 @@ def _label_names(payload: Any) -> list[str]:
     """Labels bodies come as ["a"], {"labels": ["a"]} or {"labels": [{"name": "a"}]} (types checked
     already); an object without a name names nothing."""
     items = (payload.get("labels") or []) if isinstance(payload, dict) else payload
-    return [i.get("name") if isinstance(i, dict) else i for i in items if not isinstance(i, dict) or i.get("name")]
+    return [i["name"] if isinstance(i, dict) else i for i in items if not isinstance(i, dict) or i.get("name")]
 
 
 def too_long(body: str | None) -> bool:

@@ -14,6 +14,7 @@ from bot.forge import webhooks as wh
 from bot.forge.api import ApiError, Ctx, forbidden, invalid, not_found, paginate, repo_ctx
 from bot.forge.api_git import commit_json
 from bot.forge.api_issues import body_limit
+from bot.forge.rows import present
 
 router = APIRouter()
 R = "/repos/{owner}/{repo}"
@@ -46,7 +47,7 @@ def create_pull(c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.CREATE_PUL
     if base_sha is None:
         raise invalid("PullRequest", "base")
     for other in c.forge.open_pulls_for_head(c.repo, head_ref):
-        if c.forge.pull_info(other)["base_ref"] == base:
+        if present(c.forge.pull_info(other))["base_ref"] == base:
             raise ApiError(422, "Validation Failed", [{
                 "resource": "PullRequest", "code": "custom",
                 "message": f"A pull request already exists for {c.repo['owner']}:{head_ref}."}])
@@ -68,7 +69,7 @@ def list_pulls(state: str = "open", head: str | None = None, base: str | None = 
                c: Ctx = Depends(repo_ctx)):
     rows = []
     for issue in c.forge.issues(c.repo, state, pulls=True):
-        info = c.forge.pull_info(issue)
+        info = present(c.forge.pull_info(issue))
         if head and info["head_ref"] != head.rpartition(":")[2]:
             continue
         if head and ":" in head and head.split(":")[0].lower() != c.repo["owner"].lower():
@@ -92,7 +93,7 @@ def edit_pull(number: int, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s
     if "title" in payload and not payload["title"]:
         raise invalid("PullRequest", "title", "missing_field")
     body_limit("PullRequest", payload.get("body"))
-    info = c.forge.pull_info(issue)
+    info = present(c.forge.pull_info(issue))
     changes = {k: {"from": issue[k] or ""} for k in ("title", "body")
                if k in payload and payload[k] != issue[k]}
     if "base" in payload and payload["base"] != info["base_ref"]:
@@ -114,7 +115,8 @@ def edit_pull(number: int, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s
 def pull_files(number: int, c: Ctx = Depends(repo_ctx)):
     issue = _pull(c, number)
     files, _ = c.forge.pull_diff(c.repo, issue)
-    head = c.forge.git(c.repo["full_name"]).ref_sha(f"refs/heads/{c.forge.pull_info(issue)['head_ref']}")
+    head_ref = present(c.forge.pull_info(issue))["head_ref"]
+    head = c.forge.git(c.repo["full_name"]).ref_sha(f"refs/heads/{head_ref}") or ""  # no files without a head
     return paginate(c.request, [c.views.diff_entry(c.repo, f, head) for f in files])
 
 

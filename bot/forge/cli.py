@@ -24,6 +24,7 @@ import re
 import sys
 from pathlib import Path
 
+from bot.forge.rows import present
 from bot.forge.store import ROLES, Forge
 
 DEFAULT_EVENTS = "issues,issue_comment,pull_request"
@@ -102,9 +103,8 @@ def _repo(forge: Forge, full_name: str | None) -> str:
         raise CliError(f"--repo must be OWNER/NAME, not {full_name!r}")
     if full_name.lower() == SEED_REPO.lower():
         seed(forge)
-    elif forge.repo(full_name) is None:
-        forge.create_repo(full_name, owner_type="Organization")
-    return forge.repo(full_name)["full_name"]
+    repo = forge.repo(full_name) or forge.create_repo(full_name, owner_type="Organization")
+    return repo["full_name"]
 
 
 def user_add(forge: Forge, args) -> int:
@@ -114,7 +114,7 @@ def user_add(forge: Forge, args) -> int:
     token = forge.add_user(args.name, type=kind)
     forge.set_user_type(args.name, kind)
     forge.set_permission(repo, args.name, args.permission)
-    user = forge.user(args.name)
+    user = present(forge.user(args.name))  # just added
     print(f"user {user['login']} ({user['type']}): {args.permission} on {repo}")
     print(token)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used, so the CLI starts without the web stack
     from fastapi import FastAPI, Request
@@ -49,7 +49,7 @@ def unparsable() -> ApiError:
 
 
 def error_body(status: int, message: str, errors: list | None = None, docs: str | None = None) -> dict:
-    body = {"message": message, "documentation_url": docs or DOCS, "status": str(status)}
+    body: dict[str, Any] = {"message": message, "documentation_url": docs or DOCS, "status": str(status)}
     if errors is not None:
         body["errors"] = errors
     return body
@@ -97,7 +97,8 @@ def install(app: FastAPI) -> None:
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    # Starlette types every handler as taking any Exception, but calls each only with its own class.
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _server_error)

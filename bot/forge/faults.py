@@ -24,8 +24,12 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from bot.forge.errors import error_body
+from bot.forge.rows import Row
 
 if TYPE_CHECKING:
+    import sqlite3
+    import threading
+
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WHEN = ("before", "after")
@@ -34,6 +38,13 @@ log = logging.getLogger(__name__)
 
 class FaultsMixin:
     """Fault rows; mixed into Forge, which provides q/x, the connection and the lock."""
+
+    if TYPE_CHECKING:  # Forge's, as the methods below use them
+        _lock: threading.RLock
+        _db: sqlite3.Connection
+
+        def q(self, sql: str, *args) -> list[Row]: ...
+        def x(self, sql: str, *args) -> int: ...
 
     def add_fault(self, status: int, method: str | None = None, path: str | None = None,
                   when: str = "before", times: int = 1, message: str | None = None) -> int:
@@ -54,7 +65,7 @@ class FaultsMixin:
         with self._lock:
             return self._db.execute("DELETE FROM faults").rowcount
 
-    def faults(self) -> list[dict]:
+    def faults(self) -> list[Row]:
         """Every fault, oldest first, with `remaining` (None: until cleared) and `active`."""
         rows = self.q("SELECT * FROM faults ORDER BY id")
         for r in rows:
@@ -63,7 +74,7 @@ class FaultsMixin:
             r["active"] = r["remaining"] is None or r["remaining"] > 0
         return rows
 
-    def fire_fault(self, method: str, path: str) -> dict | None:
+    def fire_fault(self, method: str, path: str) -> Row | None:
         """Claim the oldest active fault matching a request, counting it as fired (atomically, so
         two processes never spend one `times=1` fault twice); None when none matches."""
         candidates = self.q("SELECT * FROM faults WHERE times=0 OR fired<times ORDER BY id")
@@ -115,7 +126,7 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-async def _answer(send: Send, fault: dict) -> None:
+async def _answer(send: Send, fault: Row) -> None:
     status = fault["status"]
     body = json.dumps(error_body(status, fault["message"] or _phrase(status))).encode()
     headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),

@@ -162,7 +162,8 @@ class GitRepo:
     def refs(self, prefix: str = "refs/") -> list[tuple[str, str, str]]:
         """(refname, sha, objecttype) for refs under prefix."""
         out = self.git("for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", prefix)
-        return [tuple(line.split(" ")) for line in out.decode().splitlines() if line]
+        lines = [line.split(" ") for line in out.decode().splitlines() if line]
+        return [(name, sha, kind) for name, sha, kind in lines]  # a refname holds no spaces
 
     def ref_sha(self, ref: str) -> str | None:
         """Current sha of a full ref name, or None."""
@@ -198,8 +199,8 @@ class GitRepo:
         counts = {}
         for rec in numstat:
             if rec:
-                add, dele, name = rec.decode().split("\t", 2)
-                counts[name] = (0 if add == "-" else int(add), 0 if dele == "-" else int(dele))
+                plus, minus, fname = rec.decode().split("\t", 2)
+                counts[fname] = (0 if plus == "-" else int(plus), 0 if minus == "-" else int(minus))
         status_raw = self.git("diff", "--raw", "-z", "--no-renames", "--abbrev=40", base, head).split(b"\0")
         files = []
         for meta, name in zip(status_raw[0::2], status_raw[1::2]):

@@ -25,7 +25,8 @@ REACTIONS = ["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes
 STATE = {"type": "string", "enum": ["open", "closed"]}
 STATE_REASON = {"type": "string", "enum": ["completed", "not_planned", "duplicate", "reopened"], "nullable": True}
 LABEL_ITEMS = {"type": "array", "items": {"oneOf": [STR, {"type": "object", "properties": {"name": STR}}]}}
-PERSON = {"type": "object", "properties": {"name": STR, "email": STR, "date": STR}, "required": ["name", "email"]}
+PERSON: dict[str, Any] = {"type": "object", "properties": {"name": STR, "email": STR, "date": STR},
+                          "required": ["name", "email"]}
 GIT_PERSON = {**PERSON, "properties": {**PERSON["properties"], "date": {"type": "string", "format": "date-time"}}}
 TREE_ENTRY = {"type": "object", "properties": {
     "path": STR, "mode": {"type": "string", "enum": ["100644", "100755", "040000", "160000", "120000"]},

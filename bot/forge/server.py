@@ -38,7 +38,7 @@ class ForgeServer:
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
-    def start(self) -> ForgeServer:
+    def start(self) -> Self:
         """Start serving and wait until the socket accepts requests."""
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="forge-server", daemon=True)
@@ -68,10 +68,8 @@ def seed(forge: Forge) -> dict[str, str]:
     """Demo users and the acme/support-bot repository; returns login -> token. A role someone
     changed since (the CLI's `user add`) is kept: seeding only fills in users without one."""
     tokens = {login: forge.add_user(login, type=kind) for login, kind, _ in SEED_USERS}
-    if forge.repo(SEED_REPO) is None:
-        forge.create_repo(SEED_REPO, owner_type="Organization",
-                          files={"README.md": "# support-bot\n\nCustomer-support tooling.\n"})
-    repo = forge.repo(SEED_REPO)
+    readme = "# support-bot\n\nCustomer-support tooling.\n"
+    repo = forge.repo(SEED_REPO) or forge.create_repo(SEED_REPO, owner_type="Organization", files={"README.md": readme})
     for login, _, role in SEED_USERS:
         if forge.explicit_role(repo, login) is None:
             forge.set_permission(SEED_REPO, login, role)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from bot.forge.faults import FaultsMixin
 from bot.forge.gitrepo import GitRepo, Person
 from bot.forge.hookshot import DELIVERIES_SCHEMA, Hookshot
+from bot.forge.rows import Row, present
 from bot.forge.tracker import TrackerMixin
 
 ROLES = ("read", "triage", "write", "maintain", "admin")
@@ -90,12 +91,12 @@ class Forge(TrackerMixin, FaultsMixin):
         return self.html_url.rstrip("/") + "/api/v3"
 
     # --- low-level ---------------------------------------------------------------
-    def q(self, sql: str, *args) -> list[dict]:
+    def q(self, sql: str, *args) -> list[Row]:
         """Run a query under the lock and return rows as dicts."""
         with self._lock:
             return [dict(r) for r in self._db.execute(sql, args).fetchall()]
 
-    def one(self, sql: str, *args) -> dict | None:
+    def one(self, sql: str, *args) -> Row | None:
         """First row of a query, or None."""
         rows = self.q(sql, *args)
         return rows[0] if rows else None
@@ -103,7 +104,9 @@ class Forge(TrackerMixin, FaultsMixin):
     def x(self, sql: str, *args) -> int:
         """Execute a statement; return lastrowid."""
         with self._lock:
-            return self._db.execute(sql, args).lastrowid
+            rowid = self._db.execute(sql, args).lastrowid
+        assert rowid is not None  # only a cursor that never executed has none
+        return rowid
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -146,11 +149,11 @@ class Forge(TrackerMixin, FaultsMixin):
             self.x("INSERT INTO users (login, type, token, created_at) VALUES (?,?,NULL,?)",
                    login, type, now_iso())
 
-    def user(self, login: str) -> dict | None:
+    def user(self, login: str) -> Row | None:
         """A user by login (case-insensitive like GitHub)."""
         return self.one("SELECT * FROM users WHERE lower(login)=lower(?)", login)
 
-    def user_by_token(self, token: str) -> dict | None:
+    def user_by_token(self, token: str) -> Row | None:
         """The user a token authenticates, or None."""
         if not token:
             return None
@@ -159,7 +162,7 @@ class Forge(TrackerMixin, FaultsMixin):
     # --- repositories --------------------------------------------------------------
     def create_repo(self, full_name: str, owner_type: str = "User", default_branch: str = "main",
                     files: dict[str, str | bytes] | None = None, private: bool = False,
-                    description: str | None = None) -> dict:
+                    description: str | None = None) -> Row:
         """Create a repository with an initial commit holding `files` (idempotent per name)."""
         with self.transaction():
             existing = self.repo(full_name)
@@ -174,7 +177,7 @@ class Forge(TrackerMixin, FaultsMixin):
             git = self.git(full_name)
             git.init(default_branch)
             self._initial_commit(git, owner, default_branch, files or {"README.md": f"# {name}\n"})
-            return self.repo_by_id(rid)
+            return present(self.repo_by_id(rid))
 
     def _initial_commit(self, git: GitRepo, owner: str, branch: str, files: dict) -> None:
         """Write the first commit from a path->content mapping."""
@@ -187,15 +190,15 @@ class Forge(TrackerMixin, FaultsMixin):
         sha = git.commit_tree(tree, [], "Initial commit\n", who, who)
         git.update_ref(f"refs/heads/{branch}", sha)
 
-    def repo(self, full_name: str) -> dict | None:
+    def repo(self, full_name: str) -> Row | None:
         """A repository by owner/name (case-insensitive)."""
         return self.one("SELECT * FROM repos WHERE lower(full_name)=lower(?)", full_name)
 
-    def repo_by_id(self, rid: int) -> dict | None:
+    def repo_by_id(self, rid: int) -> Row | None:
         """A repository by id."""
         return self.one("SELECT * FROM repos WHERE id=?", rid)
 
-    def repos(self) -> list[dict]:
+    def repos(self) -> list[Row]:
         """All repositories, oldest first."""
         return self.q("SELECT * FROM repos ORDER BY id")
 
@@ -204,15 +207,15 @@ class Forge(TrackerMixin, FaultsMixin):
         owner, name = full_name.split("/", 1)
         return GitRepo(self.root / "git" / owner / f"{name}.git")
 
-    def touch_repo(self, repo: dict, pushed: bool = False) -> None:
+    def touch_repo(self, repo: Row, pushed: bool = False) -> None:
         """Bump updated_at (and pushed_at for ref moves)."""
         ts = now_iso()
         self.x("UPDATE repos SET updated_at=?" + (", pushed_at=?" if pushed else "") + " WHERE id=?",
                *((ts, ts) if pushed else (ts,)), repo["id"])
 
-    def pull_diff(self, repo: dict, issue: dict) -> tuple[list[dict], list[str]]:
+    def pull_diff(self, repo: Row, issue: Row) -> tuple[list[Row], list[str]]:
         """A PR's changed files (vs the merge base) and its commits, oldest first."""
-        info = self.pull_info(issue)
+        info = present(self.pull_info(issue))
         git = self.git(repo["full_name"])
         head = git.ref_sha(f"refs/heads/{info['head_ref']}")
         base = git.ref_sha(f"refs/heads/{info['base_ref']}")
@@ -232,9 +235,9 @@ class Forge(TrackerMixin, FaultsMixin):
         if not self.user(login):
             self.add_user(login)
         self.x("INSERT OR REPLACE INTO perms (repo_id, login, role) VALUES (?,?,?)",
-               repo["id"], self.user(login)["login"], role)
+               repo["id"], present(self.user(login))["login"], role)
 
-    def role(self, repo: dict, login: str | None) -> str | None:
+    def role(self, repo: Row, login: str | None) -> str | None:
         """The user's effective role; the owner is admin, anyone may read a public repo."""
         if login and login.lower() == repo["owner"].lower():
             return "admin"
@@ -245,7 +248,7 @@ class Forge(TrackerMixin, FaultsMixin):
                 return row["role"]
         return None if repo["private"] else "read"
 
-    def explicit_role(self, repo: dict, login: str) -> str | None:
+    def explicit_role(self, repo: Row, login: str) -> str | None:
         """Role granted directly (not via public visibility)."""
         if login.lower() == repo["owner"].lower():
             return "admin"
@@ -253,7 +256,7 @@ class Forge(TrackerMixin, FaultsMixin):
                        repo["id"], login)
         return row["role"] if row else None
 
-    def can(self, repo: dict, login: str | None, needed: str) -> bool:
+    def can(self, repo: Row, login: str | None, needed: str) -> bool:
         """Whether the user's role reaches `needed` in GitHub's role order."""
         have = self.role(repo, login)
         return have is not None and ROLES.index(have) >= ROLES.index(needed)
@@ -278,22 +281,22 @@ class Forge(TrackerMixin, FaultsMixin):
             return self.x("INSERT INTO hooks (repo_id, url, secret, events) VALUES (?,?,?,?)",
                           repo["id"], url, secret, events_csv)
 
-    def hook(self, hook_id: int) -> dict | None:
+    def hook(self, hook_id: int) -> Row | None:
         """A webhook by id."""
         return self.one("SELECT * FROM hooks WHERE id=?", hook_id)
 
-    def hooks(self, repo: dict, event: str) -> list[dict]:
+    def hooks(self, repo: Row, event: str) -> list[Row]:
         """Hooks subscribed to an event."""
         rows = self.q("SELECT * FROM hooks WHERE repo_id=?", repo["id"])
         return [h for h in rows if event in h["events"].split(",") or "*" in h["events"].split(",")]
 
-    def emit(self, repo: dict, event: str, payload: dict) -> None:
+    def emit(self, repo: Row, event: str, payload: dict) -> None:
         """Queue a webhook delivery to every subscribed hook (read from the database each time, so
         a hook another process added gets the very next event)."""
         for hook in self.hooks(repo, event):
             self.hookshot.enqueue(hook, event, payload)
 
-    def deliveries(self) -> list[dict]:
+    def deliveries(self) -> list[Row]:
         """Every delivery attempt so far, oldest first, by any process on this root: {id (the GUID),
         seq, hook_id, event, action, url, payload, headers, status_code (None while queued, 0 when
         unreachable), error, redelivery, created_at, delivered_at, duration}."""
@@ -309,13 +312,13 @@ class Forge(TrackerMixin, FaultsMixin):
         KeyError for an unknown GUID."""
         return self.hookshot.redeliver(delivery_id, wait=wait)
 
-    def record_dispatch(self, repo: dict, workflow: dict, ref: str, inputs: str, sender: str) -> None:
+    def record_dispatch(self, repo: Row, workflow: dict, ref: str, inputs: str, sender: str) -> None:
         """Remember a workflow_dispatch; the forge never runs workflows."""
         self.x("INSERT INTO dispatches (repo, workflow_id, path, ref, inputs, sender, created_at) "
                "VALUES (?,?,?,?,?,?,?)", repo["full_name"], workflow["id"], workflow["path"], ref,
                inputs, sender, now_iso())
 
-    def dispatches(self) -> list[dict]:
+    def dispatches(self) -> list[Row]:
         """Every recorded workflow dispatch, inputs decoded."""
         rows = self.q("SELECT * FROM dispatches ORDER BY id")
         for r in rows:

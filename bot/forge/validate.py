@@ -25,6 +25,7 @@ from bot.forge.errors import ApiError, unparsable
 
 _ARTICLE = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
             "array": "an array", "object": "an object", "null": "null"}
+_JSON_TYPES: dict[type, str] = {str: "string", list: "array", dict: "object"}
 # RFC 3339 date-time, as the spec's `format: date-time` means (a zone is required).
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
@@ -50,7 +51,7 @@ def json_type(value: Any) -> str:
         return "integer"
     if isinstance(value, float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}[type(value)]
+    return _JSON_TYPES[type(value)]
 
 
 def _types(schema: dict) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from html import escape
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,6 +16,10 @@ from markdown_it import MarkdownIt
 
 from bot.forge.gitrepo import GitError
 from bot.forge.objects import REACTION_KEYS
+from bot.forge.rows import Row, present
+
+if TYPE_CHECKING:
+    from bot.forge.store import Forge
 
 router = APIRouter()
 _md = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -60,11 +65,11 @@ def missing(what: str = "Not found") -> HTMLResponse:
     return page(what, f"<h1>{escape(what)}</h1>", status=404)
 
 
-def _forge(request: Request):
+def _forge(request: Request) -> Forge:
     return request.app.state.forge
 
 
-def _repo(request: Request, owner: str, name: str) -> dict | None:
+def _repo(request: Request, owner: str, name: str) -> Row | None:
     """Public repositories only: the view has no login."""
     repo = _forge(request).repo(f"{owner}/{name}")
     return repo if repo and not repo["private"] else None
@@ -75,14 +80,14 @@ def _label_html(lab: dict) -> str:
             f"{escape(lab['name'])}</span>")
 
 
-def _reactions_html(forge, subject: str, sid: int) -> str:
+def _reactions_html(forge: Forge, subject: str, sid: int) -> str:
     rows = forge.reactions(subject, sid)
     counts = {k: sum(1 for r in rows if r["content"] == k) for k in REACTION_KEYS}
     spans = "".join(f"<span title='{k}'>{EMOJI[k]} {n}</span>" for k, n in counts.items() if n)
     return f"<div class='reactions'>{spans}</div>" if spans else ""
 
 
-def _post(forge, who: str, when: str, body: str | None, subject: str, sid: int, anchor: str = "") -> str:
+def _post(forge: Forge, who: str, when: str, body: str | None, subject: str, sid: int, anchor: str = "") -> str:
     """One issue body or comment box."""
     ident = f" id='{anchor}'" if anchor else ""
     return (f"<div class='box'{ident}><h3><b>{escape(who)}</b> <span class='muted'>{escape(when)}</span></h3>"
@@ -141,7 +146,9 @@ def repo_page(owner: str, name: str, request: Request):
                     f"{escape(e['path'])}</a></li>" for e in entries)
     readme = ""
     if any(e["path"] == "README.md" for e in entries):
-        text = git.read_blob(git.resolve(f"refs/heads/{branch}:README.md")).decode("utf-8", "replace")
+        sha = git.resolve(f"refs/heads/{branch}:README.md")
+        assert sha is not None  # listed in the tree just read
+        text = git.read_blob(sha).decode("utf-8", "replace")
         readme = f"<div class='box'><h3>README.md</h3><div class='body'>{markdown(text)}</div></div>"
     body = (f"<h1>{escape(fn)}</h1><p><a href='/{escape(fn)}/issues'>Issues and pull requests</a></p>"
             f"<div class='box'><h3>{escape(branch)}</h3><ul class='list'>{files}</ul></div>{readme}")
@@ -166,7 +173,7 @@ def issues_page(owner: str, name: str, request: Request):
                 f"{''.join(items) or '<li>No issues yet.</li>'}</ul></div>")
 
 
-def _thread(forge, repo: dict, issue: dict) -> str:
+def _thread(forge: Forge, repo: Row, issue: Row) -> str:
     """Title, state, labels, body and every comment of an issue or PR."""
     labels = "".join(_label_html(lab) for lab in forge.issue_labels(issue))
     parts = [f"<h1>{escape(issue['title'])} <span class='muted'>#{issue['number']}</span></h1>",
@@ -182,7 +189,7 @@ def _thread(forge, repo: dict, issue: dict) -> str:
 def issue_page(owner: str, name: str, number: int, request: Request):
     repo = _repo(request, owner, name)
     issue = repo and _forge(request).issue(repo, number)
-    if not issue:
+    if not repo or not issue:
         return missing()
     return page(f"{issue['title']} · #{number}", _thread(_forge(request), repo, issue))
 
@@ -192,9 +199,9 @@ def pull_page(owner: str, name: str, number: int, request: Request):
     repo = _repo(request, owner, name)
     forge = _forge(request)
     issue = repo and forge.issue(repo, number)
-    if not issue or not issue["is_pull"]:
+    if not repo or not issue or not issue["is_pull"]:
         return missing()
-    info, git = forge.pull_info(issue), forge.git(repo["full_name"])
+    info, git = present(forge.pull_info(issue)), forge.git(repo["full_name"])
     head = git.ref_sha(f"refs/heads/{info['head_ref']}") or ""
     files, commits = forge.pull_diff(repo, issue)
     blocks = []
@@ -213,12 +220,12 @@ def pull_page(owner: str, name: str, number: int, request: Request):
 def commit_page(owner: str, name: str, sha: str, request: Request):
     """A commit: message, author and its diff against the first parent."""
     repo = _repo(request, owner, name)
-    git = repo and _forge(request).git(repo["full_name"])
+    if repo is None:
+        return missing()
+    git = _forge(request).git(repo["full_name"])
     try:
-        info = git.read_commit(sha) if git else None
+        info = git.read_commit(sha)
     except GitError:
-        info = None
-    if info is None:
         return missing()
     parent = info.parents[0] if info.parents else git.build_tree(None, [])
     diffs = "".join(f"<div class='box'><h3>{escape(f['filename'])} <span class='muted'>{f['status']}</span>"

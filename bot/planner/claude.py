@@ -13,12 +13,15 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
 
 from bot.planner.schema import COLUMN, Plan
 from bot.planner.vocabulary import BY_FIELD
+
+if TYPE_CHECKING:  # the SDK is imported where used: the bot runs without it when no key is configured
+    from anthropic.types import ToolParam
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +60,11 @@ class Advice:
     model: str
 
 
-def _field_adapter(name: str) -> pydantic.TypeAdapter:
+def _field_adapter(name: str) -> pydantic.TypeAdapter[Any]:
     """A validator with exactly the Plan field's type and bounds, so the two never drift apart."""
     field = Plan.model_fields[name]
-    return pydantic.TypeAdapter(Annotated[(field.annotation, *field.metadata)])
+    type_form: Any = Annotated[(field.annotation, *field.metadata)]  # built at run time: no static type to check
+    return pydantic.TypeAdapter(type_form)
 
 
 _ADAPTERS = {name: _field_adapter(name) for name in NUMERIC_FIELDS}
@@ -77,7 +81,7 @@ def _candidate_view(candidates: list[dict]) -> list[dict]:
     return view
 
 
-def tool_schema(hub_ids: list[str]) -> dict:
+def tool_schema(hub_ids: list[str]) -> ToolParam:
     """The propose_plan tool: every property is a Plan field (or the rationale) with the Plan's bounds."""
     properties: dict[str, Any] = {
         **{name: {"type": "string", "pattern": COLUMN.pattern, "description": BY_FIELD[name].meaning}
@@ -177,10 +181,10 @@ def validate_proposal(proposal: dict, candidates: list[dict]) -> dict[str, Any]:
     known = _known_columns(by_id.get(overrides.get("dataset")), candidates)
     for name in COLUMN_FIELDS:
         if name in proposal:
-            value = proposal[name]
+            value, columns = proposal[name], known[name]
             if not (isinstance(value, str) and COLUMN.match(value)):
                 _drop(name, "not a valid column name")
-            elif known[name] is not None and value not in known[name]:
+            elif columns is not None and value not in columns:
                 _drop(name, "not a column of the candidate data set")
             else:
                 overrides[name] = value

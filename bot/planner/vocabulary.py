@@ -35,6 +35,7 @@ _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _UNSHOWN = re.compile(r"[`\x00-\x1f\x7f|]+")
 _BOUNDS = (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"))  # annotated_types' names, as Field(ge=…) stores them
 Kind = Literal["int", "float", "bool", "choice", "text"]
+_KINDS: dict[type, Kind] = {bool: "bool", int: "int", float: "float", str: "text"}  # "choice": any Literal
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class PlanKey:
         base = self._base
         if typing.get_origin(base) is Literal:
             return "choice"
-        return {bool: "bool", int: "int", float: "float", str: "text"}[base]
+        return _KINDS[base]
 
     @property
     def choices(self) -> tuple[str, ...]:

@@ -89,9 +89,9 @@ def _play(w) -> int:
         f"{plan.get('model')}, PR #{state.pr_number}", indent=4)
     say("3. the maintainer comments /approve-train; the bot trains exactly the PR's head")
     state = _maintainer(w, issue.number, "trained", lambda i: i.create_comment("/approve-train"))
-    summary = state.run["summary"]
-    say(f"test accuracy {summary['accuracy']:.3f}, macro-F1 {summary['macro_f1']:.3f} "
-        f"(TF-IDF baseline macro-F1 {summary['baseline_macro_f1']:.3f})", indent=4)
+    summary = state.run.summary
+    say(f"test accuracy {summary.accuracy:.3f}, macro-F1 {summary.macro_f1:.3f} "
+        f"(TF-IDF baseline macro-F1 {summary.baseline_macro_f1:.3f})", indent=4)
     say("4. the maintainer comments /approve-publish")
     _maintainer(w, issue.number, "published", lambda i: i.create_comment("/approve-publish"))
     return issue.number
@@ -110,13 +110,13 @@ def _maintainer(w, number: int, phase: str, act):
 
 def _finish(w, number: int, workdir: Path, started: float) -> None:
     state = w.state(number)
-    space = Path(state.published["space"])
+    space = Path(state.published.space)
     label = _probe_space(space)
     say(f"\nDone in {time.monotonic() - started:.0f} s. Where everything is:")
     say(f"issue:  {w.forge_url}/acme/support-bot/issues/{number}", indent=2)
     say(f"PR:     {w.forge_url}/acme/support-bot/pull/{state.pr_number}", indent=2)
-    say(f"run:    {state.run['out_dir']}  (metrics.json, report.md, confusion_matrix.png)", indent=2)
-    say(f"model:  {state.published['model']}", indent=2)
+    say(f"run:    {state.run.out_dir}  (metrics.json, report.md, confusion_matrix.png)", indent=2)
+    say(f"model:  {state.published.model}", indent=2)
     say(f"Space:  {space}   run it with: python {space / 'app.py'}", indent=2)
     say(f"The Space labels {PROBE!r} as {label}.", indent=2)
     say(f"Reopen the web view later: ml-intern-bot forge --root {workdir / 'forge'}", indent=2)

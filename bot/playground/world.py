@@ -12,12 +12,18 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from github import Auth, Github
 
 from bot.config import Settings
 from bot.core.state import IssueState, Phase, decode_marker
+
+if TYPE_CHECKING:  # imported where the world starts: the web stack and the forge load only when used
+    from fastapi import FastAPI
+
+    from bot.forge.store import Forge
 
 REPO = "acme/support-bot"
 BOT_LOGIN = "ml-intern[bot]"
@@ -32,8 +38,8 @@ class World:
     bot_url: str
     tokens: dict[str, str]
     settings: Settings
-    bot_app: object
-    forge: object
+    bot_app: FastAPI
+    forge: Forge
     _clients: dict[str, Github] = field(default_factory=dict)
 
     def as_user(self, login: str):

@@ -13,15 +13,19 @@ codegen embeds this source in the generated, standalone train.py, evaluate.py an
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 COMPANION_DIR = "tfidf"  # OUT/model/tfidf/: the companion lives inside the model folder it belongs to
 COMPANION_FORMAT = "ml-intern-tfidf/1"
 # The fine-tune's share of the averaged probabilities. It keeps at least half: the companion corrects
 # the transformer rather than replacing it (when TF-IDF alone is as good, the report's verdict says so).
 ENSEMBLE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-VECTORIZER_SETTINGS = {"ngram_range": [1, 2], "sublinear_tf": True, "token_pattern": r"(?u)\b\w+\b"}
+VECTORIZER_SETTINGS: dict[str, Any] = {"ngram_range": [1, 2], "sublinear_tf": True, "token_pattern": r"(?u)\b\w+\b"}
 TEMPERATURES = np.geomspace(0.01, 10.0, 60)
 
 
@@ -32,20 +36,32 @@ def softmax(scores, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _vectorizer(vocabulary: dict | None = None):
+def _vectorizer(vocabulary: dict | None = None) -> "TfidfVectorizer":
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     settings = {**VECTORIZER_SETTINGS, "ngram_range": tuple(VECTORIZER_SETTINGS["ngram_range"])}
     return TfidfVectorizer(**settings, vocabulary=vocabulary)
 
 
+class _FittedSvm(NamedTuple):
+    vectorizer: "TfidfVectorizer"
+    coef: np.ndarray
+    intercept: np.ndarray
+    classes: np.ndarray
+
+
 class TfidfClassifier:
     """texts -> class probabilities over `num_labels` classes (y values are class indices)."""
 
     def __init__(self, num_labels: int):
-        self.num_labels, self.temperature, self.constant = num_labels, 1.0, None
-        self.finetuned_weight = None  # set when this model is half of a shipped ensemble
-        self.vectorizer = self.coef = self.intercept = self.classes = None
+        self.num_labels, self.temperature = num_labels, 1.0
+        self.constant: int | None = None  # the class always predicted, when training had nothing to learn from
+        self.finetuned_weight: float | None = None  # set when this model is half of a shipped ensemble
+        # The fitted SVM, set by fit or load unless `constant` is set:
+        self.vectorizer: TfidfVectorizer | None = None
+        self.coef: np.ndarray | None = None
+        self.intercept: np.ndarray | None = None
+        self.classes: np.ndarray | None = None
 
     def fit(self, texts: list[str], y) -> "TfidfClassifier":
         """Fit on training texts; with no words or a single class it predicts the majority class."""
@@ -66,16 +82,23 @@ class TfidfClassifier:
         self.classes = svm.classes_.astype(int)
         return self
 
+    def _svm(self) -> _FittedSvm:
+        """The fitted SVM; a model without a `constant` class has one once fit or load has run."""
+        if self.vectorizer is None or self.coef is None or self.intercept is None or self.classes is None:
+            raise RuntimeError("the TF-IDF model is not fitted: call fit or load first")
+        return _FittedSvm(self.vectorizer, self.coef, self.intercept, self.classes)
+
     def scores(self, texts: list[str]) -> np.ndarray:
         """SVM margins per class; classes unseen in training get -inf (probability 0)."""
         full = np.full((len(texts), self.num_labels), -np.inf)
         if self.constant is not None:
             full[:, self.constant] = 0.0
             return full
-        margins = np.asarray(self.vectorizer.transform(texts) @ self.coef.T) + self.intercept
-        if len(self.classes) == 2:  # binary LinearSVC: one margin, for classes[1]
+        svm = self._svm()
+        margins = np.asarray(svm.vectorizer.transform(texts) @ svm.coef.T) + svm.intercept
+        if len(svm.classes) == 2:  # binary LinearSVC: one margin, for classes[1]
             margins = np.c_[np.zeros(len(texts)), margins[:, 0]]
-        full[:, self.classes] = margins
+        full[:, svm.classes] = margins
         return full
 
     def calibrate(self, texts: list[str], y) -> "TfidfClassifier":
@@ -96,17 +119,17 @@ class TfidfClassifier:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        fitted = self.constant is None
+        svm = self._svm() if self.constant is None else None
         meta = {
             "format": COMPANION_FORMAT, "num_labels": self.num_labels, "temperature": self.temperature,
             "constant": self.constant, "finetuned_weight": self.finetuned_weight,
             "vectorizer": VECTORIZER_SETTINGS,
-            "classes": self.classes.tolist() if fitted else None,
-            "vocabulary": {t: int(i) for t, i in self.vectorizer.vocabulary_.items()} if fitted else None,
+            "classes": svm.classes.tolist() if svm else None,
+            "vocabulary": {t: int(i) for t, i in svm.vectorizer.vocabulary_.items()} if svm else None,
         }
         (folder / "tfidf.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        if fitted:
-            tensors = {"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef, "intercept": self.intercept}
+        if svm:
+            tensors = {"idf": svm.vectorizer.idf_.astype(np.float32), "coef": svm.coef, "intercept": svm.intercept}
             save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(folder / "tfidf.safetensors"))
 
     @classmethod

@@ -20,19 +20,21 @@ from pathlib import Path
 from bot.config import Settings
 from bot.core import effects as fx
 from bot.core.commands import CommandError, may_run, parse_commands
-from bot.core.events import BRANCH_PREFIX, pr_marker
+from bot.core.records import Publication, Run, RunSummary, checked_metrics
 from bot.core.render import note, render
+from bot.core.routing import BRANCH_PREFIX, pr_marker
 from bot.errors import Interrupted
 from bot.planner.schema import Plan
 from bot.shell.github import RepoClient
 from bot.writing.artifacts import shipped_eval, shipped_key
+from runners.local import LocalRunner
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
 EVAL_ALLOWANCE_S = 300.0  # evaluate.py runs after the training budget
 RESEARCH_FILE = "research.json"  # the plan's evidence, committed with the scripts and read by the card
 RESULT_FILE = "result.json"  # how a run ended, written before it is reported: a bot that dies in between can report it
-_running: dict[tuple[str, int], object] = {}
+_running: dict[tuple[str, int], LocalRunner] = {}
 _running_lock = threading.Lock()
 
 
@@ -70,7 +72,9 @@ class Executor:
         from bot.planner.claude import ClaudeAdvisor
 
         model = os.environ.get("ML_INTERN_CLAUDE_MODEL")
-        return ClaudeAdvisor(self.settings.anthropic_api_key, **({"model": model} if model else {}))
+        if model:
+            return ClaudeAdvisor(self.settings.anthropic_api_key, model=model)
+        return ClaudeAdvisor(self.settings.anthropic_api_key)
 
     def open_pull_request(self, effect: fx.OpenPullRequest) -> fx.Outcome:
         from bot.writing.codegen import render_pr_files
@@ -164,16 +168,17 @@ class Executor:
         metrics = _read_json(out / "metrics.json") if status == "succeeded" else None
         if metrics is None:
             return fx.StepFailed("training", note("run_failed", status=status), str(record.get("log_tail", "")))
+        checked_metrics(metrics)
         return fx.Trained(sha, _run_summary(sha, out, float(record.get("seconds", 0)), metrics), metrics)
 
     def publish(self, effect: fx.Publish) -> fx.Outcome:
         from bot.writing import publish
 
-        out = Path(effect.run["out_dir"])
+        out = Path(effect.run.out_dir)
         if not (out / "metrics.json").exists():
             return fx.StepFailed("publish", note("artifacts_missing", sha=effect.sha))
         plan = Plan(**effect.plan)
-        metrics = json.loads((out / "metrics.json").read_text())
+        metrics = checked_metrics(json.loads((out / "metrics.json").read_text()))
         owner, name = self.repo.split("/", 1)
         namespace = self.settings.hf_namespace or owner
         repo_id = space_id = f"{namespace}/{name}-issue-{self.number}"
@@ -186,8 +191,7 @@ class Executor:
         else:
             return fx.StepFailed("publish", note("hf_token_missing"))
         how_to_run = f"python {Path(done.space_url) / 'app.py'}" if self.settings.publish_target else None
-        return fx.Published(effect.sha, {"sha": effect.sha, "model": done.model_url, "space": done.space_url,
-                                         "how_to_run": how_to_run})
+        return fx.Published(effect.sha, Publication(effect.sha, done.model_url, done.space_url, how_to_run))
 
     def cancel(self) -> None:
         with _running_lock:
@@ -271,14 +275,14 @@ def _research_record(research: dict) -> dict:
     return {key: research[key] for key in ("dataset", "inspection", "baseline", "estimate", "split_rows") if key in research}
 
 
-def _run_summary(sha: str, out: Path, seconds: float, metrics: dict) -> dict:
+def _run_summary(sha: str, out: Path, seconds: float, metrics: dict) -> Run:
     """The run as the state marker keeps it; the numbers are those of the shipped predictor."""
     shipped, bl = shipped_eval(metrics), metrics.get("baseline", {})
-    return {"sha": sha, "status": "succeeded", "out_dir": str(out), "seconds": round(seconds, 1),
-            "summary": {"shipped": shipped_key(metrics),
-                        "accuracy": shipped.get("accuracy"), "macro_f1": shipped.get("macro_f1"),
-                        "baseline_accuracy": bl.get("accuracy"), "baseline_macro_f1": bl.get("macro_f1"),
-                        "stopped_reason": metrics.get("train", {}).get("stopped_reason")}}
+    summary = RunSummary(shipped=shipped_key(metrics), accuracy=shipped.get("accuracy"),
+                         macro_f1=shipped.get("macro_f1"), baseline_accuracy=bl.get("accuracy"),
+                         baseline_macro_f1=bl.get("macro_f1"),
+                         stopped_reason=metrics.get("train", {}).get("stopped_reason"))
+    return Run(sha=sha, status="succeeded", out_dir=str(out), seconds=round(seconds, 1), summary=summary)
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -44,10 +44,12 @@ class ConfigFileError(UserError):
 
 def connect(settings: Settings) -> Github:
     """A PyGithub client with the bot's retry policy; the local forge gets no write throttling."""
-    throttle = {} if not _is_loopback(settings.github_api_url) else {
-        "seconds_between_requests": None, "seconds_between_writes": None}
-    return Github(auth=Auth.Token(settings.require_token()), base_url=settings.github_api_url,
-                  retry=github_retry(backoff_s=settings.retry_base_s / 10), **throttle)
+    retry = github_retry(backoff_s=settings.retry_base_s / 10)
+    auth = Auth.Token(settings.require_token())
+    if _is_loopback(settings.github_api_url):
+        return Github(auth=auth, base_url=settings.github_api_url, retry=retry,
+                      seconds_between_requests=None, seconds_between_writes=None)
+    return Github(auth=auth, base_url=settings.github_api_url, retry=retry)
 
 
 class RepoClient:
@@ -166,6 +168,8 @@ class RepoClient:
             if exc.status == 404:
                 return {}
             raise
+        if isinstance(content, list):  # a folder of that name, not the file
+            raise ConfigFileError(f"`{CONFIG_PATH}` is a folder; it must be a YAML file.")
         try:
             data = yaml.safe_load(base64.b64decode(content.content).decode("utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -184,6 +188,8 @@ class RepoClient:
         Returns (commit SHA, commit time on GitHub's clock); no new commit when nothing changed.
         """
         parent_sha = self._ref_sha(branch) or self._ref_sha(self.repo.default_branch)
+        if parent_sha is None:
+            raise UserError(f"the repository has no `{self.repo.default_branch}` branch to open a pull request against.")
         parent = self.repo.get_git_commit(parent_sha)
         wanted = {f"{folder}/{name}": text for name, text in files.items()}
         elements = [InputGitTreeElement(path, "100644", "blob", content=text) for path, text in sorted(wanted.items())]

@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from bot.shell import lease as leases
 from bot.config import Settings
 from bot.core import effects as fx
 from bot.core.events import (
@@ -26,13 +26,14 @@ from bot.core.events import (
     IssueEvent,
     MalformedEvent,
     PushEvent,
-    issue_for_branch,
     parse_event,
 )
 from bot.core.machine import short, step
 from bot.core.render import render
+from bot.core.routing import issue_for_branch
 from bot.core.state import PHASE_LABELS, IssueState, label_changes, status_comment
 from bot.errors import explain, public_text
+from bot.shell import lease as leases
 from bot.shell.executor import Executor
 from bot.shell.github import RepoClient, connect
 from bot.shell.retry import is_transient
@@ -175,8 +176,10 @@ class IssueSession:
 
     def _slow(self, effect: fx.Effect) -> fx.Outcome:
         held = self.state.lease
-        run = {fx.Research: self.executor.research, fx.OpenPullRequest: self.executor.open_pull_request,
-               fx.Train: self.executor.train, fx.Publish: self.executor.publish}[type(effect)]
+        runs: dict[type, Callable[[Any], fx.Outcome]] = {
+            fx.Research: self.executor.research, fx.OpenPullRequest: self.executor.open_pull_request,
+            fx.Train: self.executor.train, fx.Publish: self.executor.publish}
+        run = runs[type(effect)]
         try:
             with leases.Heartbeat(self._beat):
                 return run(effect)
@@ -205,8 +208,8 @@ class IssueSession:
         permission = self.client.permission(event.sender.login) if commands[0].privileged else None
         head = self.client.pull_head(self.state.pr_number)
         new_commits: tuple[str, ...] = ()
-        if commands[0].name == "approve-train" and head and self.state.tested_sha and head != self.state.tested_sha:
-            new_commits = tuple(f"`{short(sha)}` by @{who}"
-                                for sha, who in self.client.commits_after(self.state.pr_number, self.state.tested_sha))
+        pr, tested = self.state.pr_number, self.state.tested_sha
+        if commands[0].name == "approve-train" and pr and head and tested and head != tested:
+            new_commits = tuple(f"`{short(sha)}` by @{who}" for sha, who in self.client.commits_after(pr, tested))
         return Facts(bot_login=self.settings.bot_login, permission=permission, pr_head_sha=head,
                      new_commits=new_commits)

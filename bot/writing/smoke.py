@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.writing.artifacts import shipped_eval, shipped_title
-from runners.base import scrub_env
+from runners.base import RunResult, scrub_env
 from runners.local import LocalRunner, reap
 
 
@@ -50,7 +50,7 @@ def smoke_test(
     )
 
 
-def _summary(result, timeout_s: float) -> str:
+def _summary(result: RunResult, timeout_s: float) -> str:
     """One line for the PR comment: what ran, how long, and on failure the scripts' own message."""
     if result.status == "timed_out":
         return f"smoke test timed out after {timeout_s:.0f} s ({result.message})"

@@ -3,6 +3,7 @@
 import pytest
 
 from bot.core.commands import CommandError, parse_commands
+from bot.core.records import Publication, Run, RunSummary
 from bot.core.state import IssueState, Phase, decode_marker, encode_marker
 
 
@@ -57,7 +58,9 @@ def test_unbalanced_quote_is_a_clear_error():
 
 
 def test_state_round_trips_through_the_hidden_marker():
-    state = IssueState(phase=Phase.TRAINED, approved_sha="a" * 40, run={"sha": "a" * 40, "summary": {"accuracy": 0.9}})
+    run = Run(sha="a" * 40, status="succeeded", out_dir="/runs/a", summary=RunSummary(accuracy=0.9))
+    state = IssueState(phase=Phase.TRAINED, approved_sha="a" * 40, run=run,
+                       published=Publication("a" * 40, "acme/model", "acme/space"))
     body = encode_marker(state) + "\nvisible text"
     assert decode_marker(body) == state
 

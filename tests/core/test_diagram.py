@@ -7,12 +7,13 @@ from bot.core import effects as fx
 from bot.core.commands import COMMANDS, parse_commands
 from bot.core.events import Actor, CommentEvent, Facts, PushEvent
 from bot.core.machine import step
+from bot.core.records import Publication, Run
 from bot.core.state import IssueState, Phase
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HEAD, PUSHED = "a" * 40, "b" * 40
 PLAN = {"goal": "g", "dataset": "d", "text_column": "t", "label_column": "l", "labels": ["x", "y"]}
-RUN = {"sha": HEAD, "out_dir": "/x", "summary": {}}
+RUN = Run(sha=HEAD, status="succeeded", out_dir="/x")
 # The outcomes each phase's slow step can report (research and smoke in `new`, the run in `training`,
 # publishing in `trained`), so the walk only makes moves the bot can really make.
 OUTCOMES = {
@@ -32,7 +33,7 @@ def state_in(phase: Phase, failed_step: str = "training") -> IssueState:
     if phase in (Phase.TRAINED, Phase.PUBLISHED) or (phase == Phase.FAILED and failed_step == "publish"):
         state.run = RUN
     if phase == Phase.PUBLISHED:
-        state.published = {"sha": HEAD, "model": "acme/m", "space": "acme/s"}
+        state.published = Publication(HEAD, "acme/m", "acme/s")
     if phase == Phase.FAILED:
         state.failed_step = failed_step
     return state

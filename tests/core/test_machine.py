@@ -4,6 +4,7 @@ from bot.core import effects as fx
 from bot.core.commands import parse_commands
 from bot.core.events import Actor, CommentEvent, Facts, IssueEvent, PushEvent
 from bot.core.machine import step
+from bot.core.records import Publication, Run
 from bot.core.state import IssueState, Phase
 
 BOT = "ml-intern[bot]"
@@ -33,7 +34,7 @@ def planned():
 def trained():
     state = planned()
     state.phase, state.approved_sha = Phase.TRAINED, HEAD
-    state.run = {"sha": HEAD, "out_dir": "/tmp/x", "summary": {}}
+    state.run = Run(sha=HEAD, status="succeeded", out_dir="/tmp/x")
     return state
 
 
@@ -116,7 +117,7 @@ def test_publish_needs_the_trained_sha_to_still_be_the_head():
 def test_approve_publish_twice_publishes_once():
     state, effects = step(trained(), comment("/approve-publish", cid=5), facts())
     assert fx.Publish in kinds(effects)
-    state, _ = step(state, fx.Published(HEAD, {"sha": HEAD, "model": "m", "space": "s"}), facts())
+    state, _ = step(state, fx.Published(HEAD, Publication(HEAD, "m", "s")), facts())
     state, effects = step(state, comment("/approve-publish", cid=6), facts())
     assert state.phase == Phase.PUBLISHED and fx.Publish not in kinds(effects)
     assert "Already published" in notes(effects)
@@ -126,7 +127,7 @@ def test_results_of_a_voided_run_are_not_recorded():
     state = planned()
     state.phase, state.approved_sha = Phase.TRAINING, HEAD
     state, _ = step(state, PushEvent("acme/r", 2, 1, NEW_HEAD, Actor("m")), facts())
-    state, effects = step(state, fx.Trained(HEAD, {"sha": HEAD}, {}), facts())
+    state, effects = step(state, fx.Trained(HEAD, Run(sha=HEAD, status="succeeded", out_dir="/x"), {}), facts())
     assert state.phase == Phase.PLANNED and state.run is None and effects == []
 
 
@@ -231,7 +232,7 @@ def test_the_reply_to_a_command_typed_on_the_pr_goes_to_the_pr():
 
 def test_published_refuses_plan_retry_and_cancel_and_says_why():
     state = trained()
-    state.phase, state.published = Phase.PUBLISHED, {"sha": HEAD, "model": "m", "space": "s"}
+    state.phase, state.published = Phase.PUBLISHED, Publication(HEAD, "m", "s")
     for n, body in enumerate(["/plan epochs=2", "/retry", "/cancel"]):
         after, effects = step(state, comment(body, cid=20 + n), facts())
         assert after.phase == Phase.PUBLISHED and "published" in notes(effects) and "new issue" in notes(effects)

@@ -145,10 +145,10 @@ def trained(w, planned):
 
 
 def test_training_runs_on_exactly_the_approved_sha_and_reports(w, planned, trained):
-    run_dir = Path(trained.run["out_dir"]).parent
+    run_dir = Path(trained.run.out_dir).parent
     assert run_dir.name == trained.approved_sha == trained.head_sha and trained.approved_untested
     assert (run_dir / "repo" / f"ml-intern/issue-{planned}" / "NOTES.md").read_text() == "maintainer was here\n"
-    out = Path(trained.run["out_dir"])
+    out = Path(trained.run.out_dir)
     metrics = json.loads((out / "metrics.json").read_text())
     assert (out / "confusion_matrix.png").stat().st_size > 1000
     report = [b for b in w.bot_comments(planned) if "ml-intern:report" in b]
@@ -174,7 +174,7 @@ def test_retrained_run_publishes_once_with_card_and_space(w, planned, trained):
     comment(w, "maintainer", planned, "/approve-publish")
     state = w.wait_for(planned, {Phase.PUBLISHED, Phase.FAILED})
     assert state.phase == Phase.PUBLISHED, state.error
-    model, space = Path(state.published["model"]), Path(state.published["space"])
+    model, space = Path(state.published.model), Path(state.published.space)
     card = ModelCard((model / "README.md").read_text())
     assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert {"config.json", "model.safetensors"} <= {p.name for p in model.iterdir()}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.edge import action
 from bot.config import Settings
+from bot.edge import action
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ghs_action_token_for_tests"

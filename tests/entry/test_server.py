@@ -16,8 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.edge import server
 from bot.config import ConfigError, Settings
+from bot.edge import server
 from bot.edge.signature import sign
 from bot.playground.serving import free_port
 
@@ -292,7 +292,7 @@ def test_a_push_to_the_bots_branch_is_queued_with_its_goal_issue():
 
 
 def test_a_comment_on_the_bots_pr_is_queued_with_its_goal_issue_but_a_strangers_marker_is_not():
-    from bot.core.events import pr_marker
+    from bot.core.routing import pr_marker
 
     comment = json.loads(json.dumps(_examples()["issue_comment"][0]))
     repo = comment["repository"]["full_name"]

@@ -100,20 +100,40 @@ def test_ml_intern_workflow_reacts_to_issues_comments_and_pushes_one_issue_at_a_
     assert on["pull_request"]["types"] == ["synchronize"]
     assert "pull_request_target" not in on
     assert workflow["permissions"] == {}
-    [job] = workflow["jobs"].values()
+    job = workflow["jobs"]["handle"]
     assert job["permissions"] == {
         "contents": "write",
         "issues": "write",
         "pull-requests": "write",
         "actions": "write",
     }
-    group = workflow["concurrency"]["group"]
-    assert "github.event.issue.number" in group and "github.event.pull_request.number" in group
-    assert workflow["concurrency"]["cancel-in-progress"] is False
+    assert job["needs"] == "route" and workflow["jobs"]["route"]["permissions"] == {"contents": "read"}
+    assert "needs.route.outputs.issue" in job["concurrency"]["group"]
+    assert job["concurrency"]["cancel-in-progress"] is False
+    assert workflow["jobs"]["route"]["steps"][-1]["with"] == {"mode": "route"}
+
+
+def test_the_routing_step_puts_a_comment_on_the_bots_pr_in_its_issues_group(tmp_path):
+    """Regression: the workflow keyed a PR comment by the PR number, so an issue and its PR ran at once."""
+    from bot.core.routing import pr_marker
+
+    comment = {"action": "created", "comment": {"id": 1, "body": "/status"},
+               "issue": {"number": 40, "pull_request": {"url": "u"}, "body": f"scripts\n{pr_marker(12)}",
+                         "user": {"login": "github-actions[bot]"}}}
+    outputs = []
+    for payload in (comment, {"action": "synchronize", "pull_request": {"number": 40, "head": {"ref": "ml-intern/issue-12"}}},
+                    {"action": "opened", "issue": {"number": 12}}):
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps(payload))
+        done = subprocess.run([sys.executable, "-I", str(ROOT / "bot" / "core" / "routing.py")], capture_output=True,
+                              text=True, env={"GITHUB_EVENT_PATH": str(event),
+                                              "ML_INTERN_BOT_LOGIN": "github-actions[bot]"}, check=True)
+        outputs.append(done.stdout.strip())
+    assert outputs == ["issue=12"] * 3
 
 
 def test_ml_intern_workflow_runs_the_bot_from_the_default_branch_with_its_secrets():
-    [job] = load(ROOT / ".github" / "workflows" / "ml-intern.yml")["jobs"].values()
+    job = load(ROOT / ".github" / "workflows" / "ml-intern.yml")["jobs"]["handle"]
     checkout, bot = job["steps"]
     assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
     assert bot["uses"] == "./"

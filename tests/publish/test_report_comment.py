@@ -47,8 +47,8 @@ def test_report_headlines_the_shipped_ensemble_and_shows_the_transformer_beside_
     assert baseline.startswith("| TF-IDF baseline") and _pct(ensemble_metrics["baseline"]["accuracy"]) in baseline
     assert f"**Abstain threshold** (chosen on validation): {ensemble['abstain']['threshold']:.2f}" in body
     assert "**Ensemble with TF-IDF:** shipped;" in body
-    assert state.run["summary"]["shipped"] == "ensemble"
-    assert state.run["summary"]["accuracy"] == ensemble["accuracy"]
+    assert state.run.summary.shipped == "ensemble"
+    assert state.run.summary.accuracy == ensemble["accuracy"]
 
 
 def test_report_of_a_fine_tune_shipped_alone_headlines_it_and_says_why(alone_out, alone_metrics):
@@ -61,7 +61,7 @@ def test_report_of_a_fine_tune_shipped_alone_headlines_it_and_says_why(alone_out
     assert baseline.startswith("| TF-IDF baseline")
     assert "**Ensemble with TF-IDF:** not shipped, turned off in the plan;" in body
     assert f"(chosen on validation): {alone['abstain']['threshold']:.2f}" in body
-    assert state.run["summary"]["shipped"] == "finetuned"
+    assert state.run.summary.shipped == "finetuned"
 
 
 def test_report_of_a_run_from_before_the_ensemble_headlines_the_fine_tune(
@@ -71,4 +71,4 @@ def test_report_of_a_run_from_before_the_ensemble_headlines_the_fine_tune(
 
     assert f"**{_pct(alone_metrics['finetuned']['accuracy'])}**" in _headline_rows(body)[0]
     assert "Ensemble with TF-IDF" not in body and "(fine-tune " not in body
-    assert state.run["summary"]["shipped"] == "finetuned"
+    assert state.run.summary.shipped == "finetuned"

@@ -80,20 +80,21 @@ def card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License):
 
     dataset = hub_dataset(plan)
     page = f"https://huggingface.co/datasets/{dataset}" if dataset else None
-    extra = {"license_name": lic.name, "license_link": lic.link or page} if lic.id == "other" else {}
+    other = lic.id == "other"  # a licence the Hub has no id for: the card names it and links its text
     return ModelCardData(
         model_name=repo_id.split("/")[-1],
         base_model=plan.model,
         datasets=[dataset] if dataset else None,
         language="en",
         license=lic.id,
+        license_name=(lic.name or None) if other else None,
+        license_link=(lic.link or page or None) if other else None,
         library_name="transformers",
         pipeline_tag="text-classification",
         tags=["text-classification", "ml-intern-bot", plan.label_column],
         metrics=["accuracy", "f1"],
         eval_results=_index_results(plan, metrics),
         widget=[{"text": t, "example_title": lab} for t, lab in examples[:5]] or None,
-        **{k: v for k, v in extra.items() if v},
     )
 
 

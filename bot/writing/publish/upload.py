@@ -14,11 +14,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.planner.schema import Plan
 from bot.writing.publish.card import build_model_repo
 from bot.writing.publish.run import Files, PublishError
 from bot.writing.publish.space import build_space
+
+if TYPE_CHECKING:  # huggingface_hub is imported where used, as for the rest of the Hub client
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 MODEL_MESSAGE = "Publish model trained by ml-intern-bot"
@@ -86,7 +90,7 @@ def _commit(api, repo_id: str, files: Files, repo_type: str, message: str) -> tu
     return url, info.oid == before
 
 
-def _hub_error(exc: Exception) -> PublishError:
+def _hub_error(exc: OfflineModeIsEnabled | HfHubHTTPError) -> PublishError:
     """What a maintainer can do about a failed upload, in words (the token never appears in them)."""
     from huggingface_hub.errors import OfflineModeIsEnabled
 
