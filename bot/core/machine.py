@@ -250,7 +250,7 @@ def _cmd_cancel(state, command, event, facts) -> Result:
     if state.phase in (Phase.PUBLISHED, Phase.CANCELLED):
         return state, [_note(f"cmd-{event.comment_id}", "nothing_to_cancel", phase=state.phase.value)]
     running = state.phase == Phase.TRAINING and not state.interrupted
-    state.phase, state.activity, state.interrupted = Phase.CANCELLED, "", None
+    state.phase, state.activity, state.interrupted, state.lease = Phase.CANCELLED, "", None, None
     state.approved_sha = state.approved_by = None
     effects: list[fx.Effect] = [fx.CancelRun()] if running else []
     return state, [*effects, _note(f"cmd-{event.comment_id}", "cancelled")]

@@ -25,7 +25,7 @@ from bot.core.render import note, render
 from bot.core.routing import BRANCH_PREFIX, pr_marker
 from bot.errors import Interrupted
 from bot.planner.schema import Plan
-from bot.shell.github import RepoClient
+from bot.shell.ports import Repository
 from bot.writing.artifacts import shipped_eval, shipped_key
 from runners.local import LocalRunner
 
@@ -48,7 +48,7 @@ def folder_for(number: int) -> str:
 
 
 class Executor:
-    def __init__(self, client: RepoClient, settings: Settings, repo: str, number: int,
+    def __init__(self, client: Repository, settings: Settings, repo: str, number: int,
                  on_progress: Callable[[str], None]):
         self.client, self.settings, self.repo, self.number = client, settings, repo, number
         self.on_progress = on_progress
@@ -203,7 +203,7 @@ class Executor:
 class RepoData:
     """The repository's default branch as the planner's `repo_files`: what an issue names is read from there."""
 
-    def __init__(self, client: RepoClient, scratch: Path):
+    def __init__(self, client: Repository, scratch: Path):
         self.client, self.scratch = client, scratch
 
     def fetch(self, path: str) -> Path | None:
@@ -218,7 +218,7 @@ class CancelWatch(threading.Thread):
     after the run; this watcher is what stops the run promptly.
     """
 
-    def __init__(self, client: RepoClient, number: int, on_cancel: Callable[[], None], every_s: float = 5.0):
+    def __init__(self, client: Repository, number: int, on_cancel: Callable[[], None], every_s: float = 5.0):
         super().__init__(name=f"cancel-watch-{number}", daemon=True)
         self.client, self.number, self.on_cancel, self.every_s = client, number, on_cancel, every_s
         self.since = datetime.now(UTC).replace(microsecond=0)

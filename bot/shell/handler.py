@@ -36,6 +36,7 @@ from bot.errors import explain, public_text
 from bot.shell import lease as leases
 from bot.shell.executor import Executor
 from bot.shell.github import RepoClient, connect
+from bot.shell.ports import Repository
 from bot.shell.retry import is_transient
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def handle_event(event_name: str, payload: Any, *, settings: Settings) -> None:
         IssueSession(client, settings, event.repo, number).handle(event)
 
 
-def _issue_number(client: RepoClient, event: Event) -> int | None:
+def _issue_number(client: Repository, event: Event) -> int | None:
     if isinstance(event, PushEvent):
         return event.issue_number
     if isinstance(event, CommentEvent) and event.on_pull_request:
@@ -75,7 +76,7 @@ def _issue_number(client: RepoClient, event: Event) -> int | None:
 class IssueSession:
     """The state of one issue while one event is handled; saved to GitHub after every step."""
 
-    def __init__(self, client: RepoClient, settings: Settings, repo: str, number: int):
+    def __init__(self, client: Repository, settings: Settings, repo: str, number: int):
         self.client, self.settings, self.number = client, settings, number
         self.executor = Executor(client, settings, repo, number, self.progress)
         self.state = IssueState()
@@ -104,7 +105,13 @@ class IssueSession:
             return
         log.warning("issue #%s: the %s step's lease lapsed (holder %s)", self.number, held.get("step"),
                     held.get("holder"))
-        recovered = self.executor.recover(held, self.state)
+        try:
+            recovered = self.executor.recover(held, self.state)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("issue #%s: the finished %s step could not be read back", self.number, held.get("step"))
+            recovered = fx.StepFailed(str(held.get("step")), explain(exc, self.settings))
         self._run([recovered or fx.Interrupted(str(held.get("step")), str(held.get("beat", "")))])
 
     def apply(self, event: object) -> list[fx.Outcome]:
@@ -119,8 +126,12 @@ class IssueSession:
             if slow:
                 details = {"sha": slow[0].sha} if isinstance(slow[0], fx.Train | fx.Publish) else {}
                 self.state.lease = leases.take(STEP_OF[type(slow[0])], **details)
-            if self.state != before:
-                self.save()
+            try:
+                if self.state != before:
+                    self.save()
+            except Exception:
+                leases.release(self.state.lease if slow else None)  # the step never starts: its lease reads dead
+                raise
         return [self._slow(effect) for effect in slow]
 
     def _public(self, event: object) -> object:
