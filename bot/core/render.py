@@ -36,16 +36,20 @@ def short(sha: str | None) -> str:
 
 
 def cell(value: Any, limit: int | None = None) -> str:
-    """Text made inert on one Markdown line or table cell: no line breaks, pipes, HTML or code spans;
-    cut at `limit` characters where a table needs it."""
-    text = " ".join(str(value).split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+    """Someone else's text made inert inside a Markdown table cell: one line, no pipes, HTML, code spans
+    or @-mentions; cut at `limit` characters where a table needs it."""
+    return _inert(value, limit).replace("`", "'")
 
 
 def untrusted(value: Any, limit: int | None = None) -> str:
-    """Someone else's words (an issue, an LLM): an inert line, with @-mentions that ping nobody."""
-    return cell(value, limit).replace("@", "@\u200b")
+    """Someone else's words (an issue, an LLM) as one inert line of prose: code spans stay, nothing else."""
+    return _inert(value, limit)
+
+
+def _inert(value: Any, limit: int | None) -> str:
+    text = " ".join(str(value).split()).replace("\\", "\\\\").replace("|", "\\|")
+    text = text.replace("<", "&lt;").replace(">", "&gt;").replace("@", "@\u200b")
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def md(value: Any) -> str:
