@@ -21,7 +21,7 @@ from bot.forge.store import Forge
 
 ROLE_TO_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
                       "read": "read"}
-__all__ = ["ApiError", "Ctx", "forbidden", "invalid", "not_found", "paginate", "repo_ctx"]
+__all__ = ["ApiError", "Ctx", "forbidden", "invalid", "not_found", "page_of", "paginate", "repo_ctx"]
 
 
 # --- dependencies -------------------------------------------------------------------------------
@@ -97,6 +97,12 @@ def _int(text: str | None, default: int) -> int:
 
 def paginate(request: Request, items: list, status: int = 200) -> JSONResponse:
     """Slice a list by per_page/page and add GitHub's Link header."""
+    chunk, headers = page_of(request, items)
+    return JSONResponse(chunk, status_code=status, headers=headers)
+
+
+def page_of(request: Request, items: list) -> tuple[list, dict[str, str]]:
+    """The per_page/page slice of a list and its Link header (empty when there is one page)."""
     qp = request.query_params
     per_page = max(1, min(100, _int(qp.get("per_page"), 30)))
     page = max(1, _int(qp.get("page"), 1))
@@ -114,8 +120,7 @@ def paginate(request: Request, items: list, status: int = 200) -> JSONResponse:
         links += [link(page + 1, "next"), link(last, "last")]
     if page > 1:
         links += [link(1, "first"), link(page - 1, "prev")]
-    headers = {"Link": ", ".join(links)} if links else {}
-    return JSONResponse(chunk, status_code=status, headers=headers)
+    return chunk, ({"Link": ", ".join(links)} if links else {})
 
 
 router = APIRouter()
@@ -201,14 +206,15 @@ def check_collaborator(username: str, c: Ctx = Depends(repo_ctx)):
 
 def create_app(forge: Forge) -> FastAPI:
     """The forge as an ASGI app: REST under /api/v3, the read-only HTML view at /."""
-    from bot.forge import api_git, api_issues, api_pulls, web
+    from bot.forge import api_actions, api_git, api_issues, api_pulls, web
 
     app = FastAPI(title="ml-intern forge", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.forge = forge
     errors.install(app)
     app.add_middleware(faults.FaultMiddleware, forge=forge, prefix="/api/v3")
 
-    for r in (router, api_issues.router, api_git.router, api_pulls.router):
+    for r in (router, api_issues.router, api_git.router, api_pulls.router, api_actions.router):
         app.include_router(r, prefix="/api/v3")
+    app.include_router(api_actions.downloads)
     app.include_router(web.router)
     return app

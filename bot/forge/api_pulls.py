@@ -1,13 +1,9 @@
-"""Pull request and Actions workflow routes (the forge records dispatches, it never runs them)."""
+"""Pull request routes (Actions routes are in api_actions.py)."""
 
 from __future__ import annotations
 
-import json
-import zlib
-
-import yaml
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from bot.forge import schemas as s
 from bot.forge import webhooks as wh
@@ -124,95 +120,3 @@ def pull_files(number: int, c: Ctx = Depends(repo_ctx)):
 def pull_commits(number: int, c: Ctx = Depends(repo_ctx)):
     _, commits = c.forge.pull_diff(c.repo, _pull(c, number))
     return paginate(c.request, [commit_json(c, sha, with_files=False) for sha in commits])
-
-
-# --- actions ---------------------------------------------------------------------------------
-def _triggers(doc: dict) -> dict:
-    """The `on:` block as a dict (YAML 1.1 reads a bare `on` key as True)."""
-    on = doc.get("on", doc.get(True, {}))
-    if isinstance(on, str):
-        return {on: None}
-    if isinstance(on, list):
-        return dict.fromkeys(on)
-    return on if isinstance(on, dict) else {}
-
-
-def _parse_workflow(text: bytes, path: str) -> dict:
-    """name, whether it has a workflow_dispatch trigger, and that trigger's declared inputs."""
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        doc = {}
-    doc = doc if isinstance(doc, dict) else {}
-    triggers = _triggers(doc)
-    dispatch = triggers.get("workflow_dispatch") if "workflow_dispatch" in triggers else None
-    inputs = (dispatch or {}).get("inputs") if isinstance(dispatch, dict) else None
-    return {"name": doc.get("name") or path, "dispatchable": "workflow_dispatch" in triggers,
-            "inputs": inputs if isinstance(inputs, dict) else {}}
-
-
-def workflows(c: Ctx) -> list[dict]:
-    """Workflows are the `.github/workflows/*.yml` files on the default branch, like GitHub's."""
-    git = c.forge.git(c.repo["full_name"])
-    tree = git.resolve(f"refs/heads/{c.repo['default_branch']}:.github/workflows")
-    if tree is None:
-        return []
-    out = []
-    for e in git.ls_tree(tree):
-        if e["type"] != "blob" or not e["path"].endswith((".yml", ".yaml")):
-            continue
-        path = f".github/workflows/{e['path']}"
-        out.append({"id": zlib.crc32(f"{c.repo['full_name']}/{path}".encode()), "path": path,
-                    **_parse_workflow(git.read_blob(e["sha"]), path)})
-    return out
-
-
-def _workflow_json(c: Ctx, w: dict) -> dict:
-    fn = c.repo["full_name"]
-    return {"id": w["id"], "node_id": f"W_{w['id']}", "name": w["name"], "path": w["path"],
-            "state": "active", "created_at": c.repo["created_at"], "updated_at": c.repo["updated_at"],
-            "url": f"{c.views.api}/repos/{fn}/actions/workflows/{w['id']}",
-            "html_url": f"{c.views.html}/{fn}/blob/{c.repo['default_branch']}/{w['path']}",
-            "badge_url": f"{c.views.html}/{fn}/workflows/{w['path'].rsplit('/', 1)[-1]}/badge.svg"}
-
-
-def _workflow(c: Ctx, workflow_id: str) -> dict:
-    for w in workflows(c):
-        if workflow_id in (str(w["id"]), w["path"], w["path"].rsplit("/", 1)[-1]):
-            return w
-    raise not_found()
-
-
-@router.get(R + "/actions/workflows")
-def list_workflows(c: Ctx = Depends(repo_ctx)):
-    items = [_workflow_json(c, w) for w in workflows(c)]
-    return {"total_count": len(items), "workflows": items}
-
-
-@router.get(R + "/actions/workflows/{workflow_id}")
-def get_workflow(workflow_id: str, c: Ctx = Depends(repo_ctx)):
-    return _workflow_json(c, _workflow(c, workflow_id))
-
-
-@router.post(R + "/actions/workflows/{workflow_id}/dispatches", status_code=204)
-def dispatch(workflow_id: str, c: Ctx = Depends(repo_ctx), payload: dict = Depends(s.DISPATCH.read)):
-    c.need("write")
-    w, ref = _workflow(c, workflow_id), payload["ref"]
-    if c.forge.git(c.repo["full_name"]).resolve(f"{ref}^{{commit}}") is None:
-        raise ApiError(422, f"No ref found for: {ref}")
-    if not w["dispatchable"]:
-        raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
-    inputs = payload.get("inputs") or {}
-    _check_inputs(w["inputs"], inputs)
-    c.forge.record_dispatch(c.repo, w, ref, json.dumps(inputs), c.login)
-    return Response(status_code=204)
-
-
-def _check_inputs(declared: dict, given: dict) -> None:
-    """GitHub refuses inputs the workflow does not declare, and required ones left out."""
-    unexpected = [k for k in given if k not in declared]
-    if unexpected:
-        raise ApiError(422, "Unexpected inputs provided: " + json.dumps(unexpected))
-    for name, spec in declared.items():
-        if isinstance(spec, dict) and spec.get("required") and spec.get("default") is None and name not in given:
-            raise ApiError(422, f"Required input '{name}' not provided")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import zlib
 
-from bot.forge.gitrepo import CommitInfo, Person
+from bot.forge.gitrepo import CommitInfo, GitError, Person
 
 REACTION_KEYS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
 
@@ -292,6 +293,90 @@ class Views:
                 "user": self.user(repo["owner"]), "repo": self.repo(repo, full=False, webhook=webhook)}
 
 
+    # --- actions ----------------------------------------------------------------------------
+    def workflow(self, repo: dict, w: dict) -> dict:
+        """workflow (also the webhook `workflow` definition)."""
+        fn = repo["full_name"]
+        return {"id": w["id"], "node_id": node_id("W", w["id"]), "name": w["name"], "path": w["path"],
+                "state": "active", "created_at": repo["created_at"], "updated_at": repo["updated_at"],
+                "url": f"{self.api}/repos/{fn}/actions/workflows/{w['id']}",
+                "html_url": f"{self.html}/{fn}/blob/{repo['default_branch']}/{w['path']}",
+                "badge_url": f"{self.html}/{fn}/workflows/{w['path'].rsplit('/', 1)[-1]}/badge.svg"}
+
+    def _repo_lite(self, repo: dict) -> dict:
+        """The webhook `repository-lite` (a workflow run's repository): only the keys it allows."""
+        full = self.repo(repo, full=False, webhook=True)
+        return {k: full[k] for k in _REPO_LITE_KEYS}
+
+    def head_commit(self, repo: dict, sha: str) -> dict | None:
+        """simple-commit (a run's head_commit)."""
+        try:
+            c = self.forge.git(repo["full_name"]).read_commit(sha)
+        except GitError:
+            return None
+        return {"id": c.sha, "tree_id": c.tree, "message": c.message.rstrip("\n"),
+                "timestamp": iso(c.committer.timestamp),
+                "author": {"name": c.author.name, "email": c.author.email},
+                "committer": {"name": c.committer.name, "email": c.committer.email}}
+
+    def workflow_run(self, repo: dict, run: dict, *, webhook: bool = False) -> dict:
+        """workflow-run (REST) or the webhook `workflow-run` (which allows no extra keys)."""
+        fn, rid = repo["full_name"], run["id"]
+        api = f"{self.api}/repos/{fn}/actions/runs/{rid}"
+        actor = self.user(run["actor"])
+        out = {
+            "id": rid, "name": run["name"], "node_id": node_id("WFR", rid), "head_branch": run["head_branch"],
+            "head_sha": run["head_sha"], "path": run["path"], "display_title": run["display_title"],
+            "run_number": run["run_number"], "event": run["event"], "status": run["status"],
+            "conclusion": run["conclusion"], "workflow_id": run["workflow_id"], "check_suite_id": rid,
+            "check_suite_node_id": node_id("CS", rid), "url": api,
+            "html_url": f"{self.html}/{fn}/actions/runs/{rid}", "pull_requests": [],
+            "created_at": run["created_at"], "updated_at": run["updated_at"], "actor": actor,
+            "run_attempt": 1, "referenced_workflows": [], "run_started_at": run["run_started_at"],
+            "triggering_actor": actor, "jobs_url": f"{api}/jobs", "logs_url": f"{api}/logs",
+            "check_suite_url": f"{self.api}/repos/{fn}/check-suites/{rid}", "artifacts_url": f"{api}/artifacts",
+            "cancel_url": f"{api}/cancel", "rerun_url": f"{api}/rerun", "previous_attempt_url": None,
+            "workflow_url": f"{self.api}/repos/{fn}/actions/workflows/{run['workflow_id']}",
+            "head_commit": self.head_commit(repo, run["head_sha"]),
+        }
+        if webhook:
+            out.update(repository=self._repo_lite(repo), head_repository=self._repo_lite(repo))
+            if out["head_branch"] is None:  # the webhook schema wants a string
+                out["head_branch"] = ""
+        else:
+            mini = self.repo(repo, full=False)
+            out.update(repository=mini, head_repository=mini, head_repository_id=repo["id"])
+        return out
+
+    def workflow_job(self, repo: dict, job: dict, run: dict) -> dict:
+        """job (REST), which is also the webhook `workflow-job`."""
+        fn, jid = repo["full_name"], job["id"]
+        running = job["status"] != "queued"
+        return {
+            "id": jid, "run_id": run["id"], "workflow_name": run["name"], "head_branch": run["head_branch"],
+            "run_url": f"{self.api}/repos/{fn}/actions/runs/{run['id']}", "run_attempt": 1,
+            "node_id": node_id("CR", jid), "head_sha": run["head_sha"],
+            "url": f"{self.api}/repos/{fn}/actions/jobs/{jid}",
+            "html_url": f"{self.html}/{fn}/actions/runs/{run['id']}/job/{jid}", "status": job["status"],
+            "conclusion": job["conclusion"], "created_at": job["created_at"],
+            "started_at": job["started_at"] or job["created_at"], "completed_at": job["completed_at"],
+            "name": job["name"], "steps": json.loads(job["steps"]),
+            "check_run_url": f"{self.api}/repos/{fn}/check-runs/{jid}", "labels": json.loads(job["labels"]),
+            "runner_id": 1 if running else None, "runner_name": "forge-runner" if running else None,
+            "runner_group_id": 1 if running else None, "runner_group_name": "Default" if running else None,
+        }
+
+    def artifact(self, repo: dict, a: dict, run: dict) -> dict:
+        """artifact."""
+        base = f"{self.api}/repos/{repo['full_name']}/actions/artifacts/{a['id']}"
+        return {"id": a["id"], "node_id": node_id("MDg", a["id"]), "name": a["name"], "size_in_bytes": a["size"],
+                "url": base, "archive_download_url": f"{base}/zip", "expired": False,
+                "created_at": a["created_at"], "expires_at": a["expires_at"], "updated_at": a["created_at"],
+                "digest": a["digest"],
+                "workflow_run": {"id": run["id"], "repository_id": repo["id"], "head_repository_id": repo["id"],
+                                 "head_branch": run["head_branch"], "head_sha": run["head_sha"]}}
+
+
 _REPO_URLS = [(k, s) for k, s in [
     ("forks_url", "/forks"), ("keys_url", "/keys{/key_id}"),
     ("collaborators_url", "/collaborators{/collaborator}"), ("teams_url", "/teams"),
@@ -309,3 +394,12 @@ _REPO_URLS = [(k, s) for k, s in [
     ("milestones_url", "/milestones{/number}"), ("notifications_url", "/notifications{?since,all,participating}"),
     ("labels_url", "/labels{/name}"), ("releases_url", "/releases{/id}"), ("deployments_url", "/deployments"),
 ]]
+_REPO_LITE_KEYS = (
+    "id", "node_id", "name", "full_name", "private", "owner", "html_url", "description", "fork", "url", "archive_url",
+    "assignees_url", "blobs_url", "branches_url", "collaborators_url", "comments_url", "commits_url", "compare_url",
+    "contents_url", "contributors_url", "deployments_url", "downloads_url", "events_url", "forks_url",
+    "git_commits_url", "git_refs_url", "git_tags_url", "hooks_url", "issue_comment_url", "issue_events_url",
+    "issues_url", "keys_url", "labels_url", "languages_url", "merges_url", "milestones_url", "notifications_url",
+    "pulls_url", "releases_url", "stargazers_url", "statuses_url", "subscribers_url", "subscription_url", "tags_url",
+    "teams_url", "trees_url",
+)

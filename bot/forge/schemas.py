@@ -95,7 +95,8 @@ UPDATE_PULL = Op("patch", _R + "/pulls/{pull_number}", _D + "pulls/pulls#update-
     "title": STR, "body": NSTR, "state": STATE, "base": STR, "maintainer_can_modify": BOOL}), required=False)
 DISPATCH = Op("post", _R + "/actions/workflows/{workflow_id}/dispatches",
               _D + "actions/workflows#create-a-workflow-dispatch-event",
-              obj({"ref": STR, "inputs": {"type": "object", "maxProperties": 25}}, ("ref",)))
+              obj({"ref": STR, "inputs": {"type": "object", "maxProperties": 25}, "return_run_details": BOOL},
+                  ("ref",)))
 PUT_CONTENTS = Op("put", _R + "/contents/{path}", _D + "repos/contents#create-or-update-file-contents", obj({
     "message": STR, "content": STR, "sha": STR, "branch": STR, "committer": PERSON, "author": PERSON},
     ("message", "content")))

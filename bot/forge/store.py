@@ -1,4 +1,4 @@
-"""The forge's state: SQLite for issues, comments, labels, pulls; bare git repositories for code."""
+"""The forge's state: SQLite for issues, comments, labels, pulls, workflow runs; bare git repositories for code."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from bot.forge.actions_store import ACTIONS_SCHEMA, ActionsMixin
 from bot.forge.faults import FaultsMixin
 from bot.forge.gitrepo import GitRepo, Person
 from bot.forge.hookshot import DELIVERIES_SCHEMA, Hookshot
 from bot.forge.rows import Row, present
 from bot.forge.tracker import TrackerMixin
+
+if TYPE_CHECKING:
+    from bot.forge.actions_runner import ActionsRunner
 
 ROLES = ("read", "triage", "write", "maintain", "admin")
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -49,7 +54,7 @@ CREATE TABLE IF NOT EXISTS dispatches (id INTEGER PRIMARY KEY, repo TEXT, workfl
 CREATE TABLE IF NOT EXISTS faults (id INTEGER PRIMARY KEY, status INTEGER NOT NULL, method TEXT,
     path TEXT NOT NULL, timing TEXT NOT NULL, times INTEGER NOT NULL, fired INTEGER NOT NULL DEFAULT 0,
     message TEXT, created_at TEXT);
-""" + DELIVERIES_SCHEMA
+""" + DELIVERIES_SCHEMA + ACTIONS_SCHEMA
 # Another process (the CLI) writes while a server runs: readers never block writers in WAL mode,
 # and a writer waits up to this long for the other's write lock instead of failing "database is locked".
 BUSY_TIMEOUT_S = 10
@@ -71,7 +76,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-class Forge(TrackerMixin, FaultsMixin):
+class Forge(TrackerMixin, FaultsMixin, ActionsMixin):
     """One forge: users, repositories and everything in them, plus its webhook deliverer.
     Several processes may open the same root at once (a server and the CLI)."""
 
@@ -84,6 +89,17 @@ class Forge(TrackerMixin, FaultsMixin):
             self._db.executescript(SCHEMA)
         self.html_url = "http://127.0.0.1"
         self.hookshot = Hookshot(self)
+        self._actions: ActionsRunner | None = None
+
+    @property
+    def actions(self) -> ActionsRunner:
+        """The runner that executes this forge's dispatched workflow runs (made on first use)."""
+        from bot.forge.actions_runner import ActionsRunner
+
+        with self._lock:
+            if self._actions is None:
+                self._actions = ActionsRunner(self)
+            return self._actions
 
     @property
     def api_url(self) -> str:
@@ -313,7 +329,7 @@ class Forge(TrackerMixin, FaultsMixin):
         return self.hookshot.redeliver(delivery_id, wait=wait)
 
     def record_dispatch(self, repo: Row, workflow: dict, ref: str, inputs: str, sender: str) -> None:
-        """Remember a workflow_dispatch; the forge never runs workflows."""
+        """Remember a workflow_dispatch (its run is in `runs`, executed by `self.actions`)."""
         self.x("INSERT INTO dispatches (repo, workflow_id, path, ref, inputs, sender, created_at) "
                "VALUES (?,?,?,?,?,?,?)", repo["full_name"], workflow["id"], workflow["path"], ref,
                inputs, sender, now_iso())
@@ -326,7 +342,9 @@ class Forge(TrackerMixin, FaultsMixin):
         return rows
 
     def close(self) -> None:
-        """Stop the delivery worker and close the database."""
+        """Cancel the runs still executing, stop the delivery worker and close the database."""
+        if self._actions is not None:
+            self._actions.stop()
         self.hookshot.stop()
         with self._lock:
             self._db.close()

@@ -6,6 +6,7 @@ Markdown is rendered like GitHub's: CommonMark + tables, raw HTML off, and HTML 
 
 from __future__ import annotations
 
+import json
 import re
 from html import escape
 from typing import TYPE_CHECKING
@@ -36,7 +37,7 @@ main{max-width:960px;margin:24px auto;padding:0 16px}a{color:#0969da}
 .body{padding:8px 16px;overflow-x:auto}.muted{color:#656d76;font-size:13px}
 .label{display:inline-block;padding:0 8px;border-radius:12px;font-size:12px;font-weight:600;margin-right:4px;border:1px solid #0002}
 .state{display:inline-block;padding:2px 10px;border-radius:16px;color:#fff;font-size:13px}
-.open{background:#1f883d}.closed{background:#8250df}
+.open{background:#1f883d}.closed{background:#8250df}.failed{background:#cf222e}.running{background:#bf8700}
 table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:4px 10px}
 pre{background:#f6f8fa;padding:12px;overflow-x:auto;font-size:12px;border-radius:6px}
 ul.list{list-style:none;padding:0;margin:0}ul.list li{padding:8px 16px;border-top:1px solid #d0d7de}
@@ -150,7 +151,8 @@ def repo_page(owner: str, name: str, request: Request):
         assert sha is not None  # listed in the tree just read
         text = git.read_blob(sha).decode("utf-8", "replace")
         readme = f"<div class='box'><h3>README.md</h3><div class='body'>{markdown(text)}</div></div>"
-    body = (f"<h1>{escape(fn)}</h1><p><a href='/{escape(fn)}/issues'>Issues and pull requests</a></p>"
+    body = (f"<h1>{escape(fn)}</h1><p><a href='/{escape(fn)}/issues'>Issues and pull requests</a> · "
+            f"<a href='/{escape(fn)}/actions'>Actions</a></p>"
             f"<div class='box'><h3>{escape(branch)}</h3><ul class='list'>{files}</ul></div>{readme}")
     return page(fn, body)
 
@@ -290,3 +292,67 @@ def raw_file(owner: str, name: str, rest: str, request: Request):
     if found is None:
         return Response("404: Not Found", status_code=404, media_type="text/plain")
     return Response(found[2], media_type="text/plain; charset=utf-8")
+
+
+# --- actions ----------------------------------------------------------------------------------------
+def _run_badge(run: Row) -> str:
+    state = run["conclusion"] or run["status"]
+    color = {"success": "open", "failure": "failed", "cancelled": "closed"}.get(state, "running")
+    return f"<span class='state {color}'>{escape(state)}</span>"
+
+
+@router.get("/{owner}/{name}/actions", response_class=HTMLResponse)
+def runs_page(owner: str, name: str, request: Request):
+    """A repository's workflow runs, newest first."""
+    repo = _repo(request, owner, name)
+    if repo is None:
+        return missing()
+    fn = repo["full_name"]
+    items = "".join(f"<li>{_run_badge(r)} <a href='/{escape(fn)}/actions/runs/{r['id']}'>{escape(r['display_title'])}"
+                    f"</a> <span class='muted'>{escape(r['name'])} #{r['run_number']} · {escape(r['actor'])} · "
+                    f"{escape(r['created_at'])}</span></li>" for r in _forge(request).runs(repo))
+    return page(f"{fn} · Actions", f"<h1>Actions</h1><div class='box'><ul class='list'>"
+                f"{items or '<li>No workflow runs yet.</li>'}</ul></div>")
+
+
+@router.get("/{owner}/{name}/actions/runs/{run_id:int}", response_class=HTMLResponse)
+@router.get("/{owner}/{name}/actions/runs/{run_id:int}/job/{job_id:int}", response_class=HTMLResponse)
+def run_page(owner: str, name: str, run_id: int, request: Request, job_id: int | None = None):
+    """A run (its html_url) and its jobs' (html_url) steps, logs and artifacts."""
+    repo = _repo(request, owner, name)
+    forge = _forge(request)
+    run = forge.run(repo, run_id) if repo else None
+    if repo is None or run is None:
+        return missing()
+    fn = repo["full_name"]
+    jobs = ""
+    for job in forge.jobs(run_id):
+        steps = "".join(f"<li>{escape(s['conclusion'] or s['status'])} · {escape(s['name'])}</li>"
+                        for s in json.loads(job["steps"]))
+        log = forge.job_log(job["id"]).decode("utf-8", "replace")
+        jobs += (f"<div class='box' id='job-{job['id']}'><h3><b>{escape(job['name'])}</b> "
+                 f"{escape(job['conclusion'] or job['status'])}</h3><ul class='list'>{steps}</ul>"
+                 f"<div class='body'><pre>{escape(log)}</pre></div></div>")
+    arts = "".join(f"<li><a href='/{escape(fn)}/actions/runs/{run_id}/artifacts/{a['id']}'>{escape(a['name'])}</a> "
+                   f"<span class='muted'>{a['size']} bytes</span></li>" for a in forge.artifacts(repo, run_id))
+    body = (f"<h1>{escape(run['display_title'])} {_run_badge(run)}</h1><p class='muted'>{escape(run['name'])} "
+            f"#{run['run_number']} · {escape(run['event'])} by {escape(run['actor'])} on "
+            f"{escape(run['head_branch'] or '')} @ <a href='/{escape(fn)}/commit/{escape(run['head_sha'])}'>"
+            f"{escape(run['head_sha'][:7])}</a></p>"
+            + (f"<div class='box'><h3>The workflow could not start</h3><div class='body'>{escape(run['error'])}</div>"
+               "</div>" if run["error"] else "")
+            + f"{jobs}<div class='box'><h3>Artifacts</h3><ul class='list'>"
+            f"{arts or '<li>None.</li>'}</ul></div>")
+    return page(run["display_title"], body)
+
+
+@router.get("/{owner}/{name}/actions/runs/{run_id:int}/artifacts/{artifact_id:int}")
+def artifact_download(owner: str, name: str, run_id: int, artifact_id: int, request: Request):
+    """The zip behind upload-artifact's `artifact-url` output."""
+    repo = _repo(request, owner, name)
+    forge = _forge(request)
+    artifact = forge.artifact(repo, artifact_id) if repo else None
+    if artifact is None or artifact["run_id"] != run_id or not forge.artifact_path(artifact_id).exists():
+        return missing()
+    return Response(forge.artifact_path(artifact_id).read_bytes(), media_type="application/zip",
+                    headers={"Content-Disposition": f"attachment; filename={artifact['name']}.zip"})

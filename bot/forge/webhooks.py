@@ -52,3 +52,23 @@ def pull_payload(views, repo: dict, issue: dict, sender: str, action: str, *, be
 def _order(d: dict, keys: tuple) -> dict:
     """Key order like GitHub's examples (readability of logs only)."""
     return {k: d[k] for k in keys if k in d}
+
+
+def workflow_dispatch_payload(views, repo: dict, workflow: dict, ref: str, inputs: dict, sender: str) -> dict:
+    """`workflow_dispatch` event (no action): the inputs as sent, the full ref, the workflow's path."""
+    return {"inputs": inputs or None, "ref": ref, "repository": views.repo(repo, webhook=True),
+            "sender": views.user(sender), "workflow": workflow["path"]}
+
+
+def workflow_run_payload(views, repo: dict, run: dict, workflow: dict, action: str) -> dict:
+    """`workflow_run` event (requested, in_progress, completed); the sender is who dispatched the run."""
+    out = _base(views, repo, run["actor"], action)
+    out.update(workflow=views.workflow(repo, workflow), workflow_run=views.workflow_run(repo, run, webhook=True))
+    return _order(out, ("action", "workflow_run", "workflow", "repository", "sender"))
+
+
+def workflow_job_payload(views, repo: dict, job: dict, run: dict, action: str) -> dict:
+    """`workflow_job` event (queued, in_progress, completed)."""
+    out = _base(views, repo, run["actor"], action)
+    out["workflow_job"] = views.workflow_job(repo, job, run)
+    return _order(out, ("action", "workflow_job", "repository", "sender"))
