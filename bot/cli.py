@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
                            add_help=False)
     forge.add_argument("--root", type=Path, default=Path("demo-output/forge"))
     forge.add_argument("--port", type=int, default=8080)
+    # --help goes on to the hub's own parser, which knows its sub-commands (token add, repo import).
+    hub = sub.add_parser("hub", help="run the local Hugging Face Hub (repos, uploads, HF Jobs), or add a token",
+                         add_help=False)
+    hub.add_argument("--root", type=Path, default=Path("demo-output/hub"))
+    hub.add_argument("--port", type=int, default=8766)
     return parser
 
 
@@ -48,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.forge.server import main as forge_main
 
             return forge_main(["--root", str(args.root), "--port", str(args.port), *rest]) or 0
+        if args.command == "hub":
+            from bot.hub.cli import main as hub_main
+
+            return hub_main(["--root", str(args.root), "--port", str(args.port), *rest]) or 0
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
