@@ -26,7 +26,9 @@ class Settings:
     workdir: Path = Path(".ml-intern")
     publish_target: Path | None = None  # local folder laid out like the Hub; None = the real Hub
     hf_namespace: str | None = None
+    hf_endpoint: str | None = None  # the Hub for jobs and publishing (HF_ENDPOINT; None = huggingface_hub's default)
     retry_base_s: float = 5.0  # first wait before a delivery that hit an outage is tried again (doubles after)
+    poll_s: float = 10.0  # how often `serve` asks a running training job how it is doing
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -43,7 +45,9 @@ class Settings:
             workdir=Path(env.get("ML_INTERN_WORKDIR") or ".ml-intern"),
             publish_target=Path(target) if target else None,
             hf_namespace=env.get("ML_INTERN_HF_NAMESPACE") or None,
+            hf_endpoint=(env.get("HF_ENDPOINT") or "").rstrip("/") or None,
             retry_base_s=_seconds(env, "ML_INTERN_RETRY_BASE_S", 5.0),
+            poll_s=_seconds(env, "ML_INTERN_POLL_S", 10.0),
         )
 
     def require_token(self) -> str:

@@ -1,8 +1,10 @@
 """What every runner (local process, GitHub Actions, Hugging Face Jobs) promises the bot.
 
-A runner executes the PR's `train.py` then `evaluate.py` (artifact layout: docs/ARTIFACTS.md),
-reports JSON progress lines as they arrive, and returns a RunResult. Script
-failures are results, never exceptions: the bot turns them into a comment that says what to do.
+Two shapes. `Runner` runs the scripts here and now (the smoke test, and the process a local job
+lives in). `Backend` is training as a job: `submit` returns a `JobRef` at once (kept in the issue's
+state marker), `status` says how the job is doing, `cancel` stops it and `fetch` brings its outputs
+(docs/ARTIFACTS.md layout) into a folder, on any machine, minutes or days later. Script failures are
+results, never exceptions: the bot turns them into a comment that says what to do.
 """
 
 from __future__ import annotations
@@ -55,6 +57,79 @@ class Runner(Protocol):
     ) -> RunResult: ...
 
     def cancel(self) -> None: ...
+
+
+# --- training as a job --------------------------------------------------------------------------
+
+Stage = Literal["queued", "running", "succeeded", "failed", "timed_out", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
+
+
+class BackendError(RuntimeError):
+    """The backend refused or could not be reached; the message says what to do (shown to users)."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One approved commit to train: where its scripts are and what it may spend."""
+
+    repo: str  # owner/name on GitHub
+    issue: int
+    sha: str  # the approved commit, 40 hex digits: the only code a job may run
+    folder: str  # the scripts' folder inside the repository, e.g. ml-intern/issue-7
+    source: Path  # a checkout of the repository at `sha` holding `folder` (and in-repo data beside it)
+    budget_s: float  # wall-clock limit for train.py + evaluate.py together
+    hardware: str  # the plan's hardware: local-cpu | actions-cpu | hf-cpu-basic | hf-t4-small | ...
+    env: Mapping[str, str] = field(default_factory=dict)  # extra, non-secret variables for the scripts
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """A submitted job as the state marker keeps it: never a server path, never a secret."""
+
+    backend: str  # local | actions | hf-jobs
+    id: str
+    url: str = ""  # where a person can watch it ("" when there is no page, as for local jobs)
+    artifacts: str = ""  # where its outputs will be (an artifact name, a Hub repo), for the report
+
+    def to_dict(self) -> dict[str, str]:
+        return {"backend": self.backend, "id": self.id, "url": self.url, "artifacts": self.artifacts}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> JobRef:
+        return cls(**{k: str(v) for k, v in data.items() if k in ("backend", "id", "url", "artifacts")})
+
+
+@dataclass
+class JobStatus:
+    """How a job is doing; `events` are train.py's JSON progress lines seen so far, oldest first."""
+
+    stage: Stage
+    message: str = ""  # why it ended when it did not succeed ("Job timeout after 600s", the script's error)
+    seconds: float = 0.0  # run time so far, or in all once ended
+    cost_usd: float | None = None  # what it cost so far (0.0 for free compute; None when unknown)
+    events: list[dict] = field(default_factory=list)
+    log_tail: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.stage in TERMINAL
+
+
+class Backend(Protocol):
+    """Training on some compute, as an asynchronous job."""
+
+    name: str
+
+    def submit(self, request: RunRequest) -> JobRef: ...
+
+    def status(self, job: JobRef) -> JobStatus: ...
+
+    def cancel(self, job: JobRef) -> None: ...
+
+    def fetch(self, job: JobRef, dest: Path) -> Path:
+        """Download the job's outputs into `dest` (created); returns the folder holding metrics.json."""
+        ...
 
 
 def is_secret(name: str) -> bool:

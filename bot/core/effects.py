@@ -45,8 +45,18 @@ class OpenPullRequest:
 
 @dataclass(frozen=True)
 class Train:
+    """Submit the approved commit as a job on the plan's compute; the job's result arrives later."""
+
     sha: str
     plan: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Collect:
+    """The job ended: read its outcome and fetch its outputs (metrics, model) from wherever it ran."""
+
+    sha: str
+    job: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -58,10 +68,12 @@ class Publish:
 
 @dataclass(frozen=True)
 class CancelRun:
-    pass
+    """Stop the job, wait (briefly) until its backend confirms it stopped, and say what it cost."""
+
+    job: dict[str, str]
 
 
-Effect = React | Reply | Sticky | Research | OpenPullRequest | Train | Publish | CancelRun
+Effect = React | Reply | Sticky | Research | OpenPullRequest | Train | Collect | Publish | CancelRun
 
 
 # Outcomes: the results of slow effects, fed back into the machine as events.
@@ -120,5 +132,24 @@ class Interrupted:
     since: str  # the lease's last heartbeat
 
 
-Outcome = Planned | PullRequestReady | Trained | Published | Progress | StepFailed | Stopped | Interrupted
-SLOW = (Research, OpenPullRequest, Train, Publish)  # effects that run for a while under a lease
+@dataclass(frozen=True)
+class RunSubmitted:
+    """The backend accepted the job: its handle (JobRef.to_dict()) goes into the state."""
+
+    sha: str
+    job: dict[str, str]
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """A cancelled job's last word from its backend: how it ended and what it cost."""
+
+    job_id: str
+    stage: str
+    seconds: float
+    cost_usd: float | None
+
+
+Outcome = (Planned | PullRequestReady | RunSubmitted | Trained | Published | Progress | StepFailed | Stopped
+           | Interrupted | JobEnded)
+SLOW = (Research, OpenPullRequest, Train, Collect, Publish, CancelRun)  # effects that run for a while under a lease

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.commands import Command, CommandError, parse_commands
-from bot.core.routing import issue_for_branch
+from bot.core.routing import issue_for_branch, issue_for_run_title
 
 TRIGGER_LABEL = "ml-intern"
 
@@ -65,7 +65,34 @@ class PushEvent:
     sender: Actor
 
 
-Event = IssueEvent | CommentEvent | PushEvent
+@dataclass(frozen=True)
+class PollEvent:
+    """Time to look at the issue's training job: from the server's watcher, `ml-intern-bot poll-runs`,
+    or GitHub's `workflow_run` for the repository's train workflow. It carries no result: the shell asks
+    the job's backend, so a forged event can at most make the bot look."""
+
+    repo: str
+    number: int
+
+
+Event = IssueEvent | CommentEvent | PushEvent | PollEvent
+POLL_EVENT = "ml_intern_poll"  # the bot's own event name for the watcher's deliveries
+
+
+@dataclass(frozen=True)
+class JobNews:
+    """What the job's backend says now (runners.base.JobStatus, as the core needs it)."""
+
+    stage: str
+    message: str = ""
+    seconds: float = 0.0
+    cost_usd: float | None = None
+    latest: dict[str, Any] = field(default_factory=dict)  # train.py's latest progress line
+    epoch: dict[str, Any] = field(default_factory=dict)  # its latest epoch line
+
+    @property
+    def ended(self) -> bool:
+        return self.stage in ("succeeded", "failed", "timed_out", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -76,6 +103,7 @@ class Facts:
     permission: str | None = None  # sender's repository permission: admin|maintain|write|triage|read|none
     pr_head_sha: str | None = None
     new_commits: tuple[str, ...] = ()  # commits on the PR after the smoke-tested one, e.g. "`abc1234` by @x"
+    job: JobNews | None = None  # the training job's news, read for polls and `/status` while it runs
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,7 +115,8 @@ def parse_event(name: str, payload: Any) -> Event | None:
     """
     if not isinstance(payload, dict):
         raise MalformedEvent("the payload is not a JSON object")
-    parse = {"issues": _issue, "issue_comment": _comment, "pull_request": _push}.get(name)
+    parse = {"issues": _issue, "issue_comment": _comment, "pull_request": _push, "workflow_run": _workflow_run,
+             POLL_EVENT: _poll}.get(name)
     return parse(payload) if parse else None
 
 
@@ -178,3 +207,15 @@ def _push(payload: dict) -> PushEvent | None:
         repo=_repo(payload), pr_number=_field(pull, "number", int, "pull_request."), issue_number=issue_number,
         head_sha=_field(head, "sha", str, "pull_request.head."), sender=_actor(payload),
     )
+
+
+def _poll(payload: dict) -> PollEvent:
+    issue = _field(payload, "issue", dict, "")
+    return PollEvent(repo=_repo(payload), number=_field(issue, "number", int, "issue."))
+
+
+def _workflow_run(payload: dict) -> PollEvent | None:
+    """A run of the train workflow (its run-name names the issue) moved: look at that issue's job."""
+    run = _field(payload, "workflow_run", dict, "")
+    number = issue_for_run_title(_text(run, "display_title", "workflow_run."))
+    return PollEvent(repo=_repo(payload), number=number) if number is not None else None

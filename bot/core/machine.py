@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from bot.core import effects as fx
 from bot.core.commands import Command, may_run
-from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, PushEvent
+from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, PollEvent, PushEvent
+from bot.core.jobs import follow_job, stop_job
 from bot.core.render import note, render
 from bot.core.state import PHASE_LABELS, IssueState, Phase
 from bot.planner.vocabulary import normalize_overrides
@@ -46,7 +47,7 @@ def _goal(title: str, body: str) -> str:
 
 
 def _start_research(state: IssueState, goal: str, comment_id: int | None = None) -> Result:
-    state.phase, state.activity = Phase.NEW, note("researching")
+    state.phase, state.activity, state.notice = Phase.NEW, note("researching"), ""
     state.failed_step = state.error = state.interrupted = None
     return state, [fx.React("eyes", comment_id), fx.Research(goal, dict(state.overrides))]
 
@@ -127,9 +128,15 @@ def _on_push(state: IssueState, event: PushEvent, facts: Facts) -> Result:
         return state, []
     old = state.approved_sha
     state.approved_sha = state.approved_by = None
+    stop = stop_job(state)
     if state.phase in (Phase.TRAINING, Phase.TRAINED):
         state.phase, state.activity, state.interrupted = Phase.PLANNED, "", None
-    return state, [_note(f"push-{event.head_sha}", "push_voids", pr=event.pr_number, head=event.head_sha, old=old)]
+    return state, [*stop, _note(f"push-{event.head_sha}", "push_voids", pr=event.pr_number, head=event.head_sha,
+                                old=old)]
+
+
+def _on_poll(state: IssueState, event: PollEvent, facts: Facts) -> Result:
+    return follow_job(state, facts)
 
 
 # --- slash commands -----------------------------------------------------------------------
@@ -140,7 +147,8 @@ def _cmd_help(state, command, event, facts) -> Result:
 
 
 def _cmd_status(state, command, event, facts) -> Result:
-    return state, [_reply(state, f"cmd-{event.comment_id}", "comments/status_reply.md.j2")]
+    state, effects = follow_job(state, facts)
+    return state, [_reply(state, f"cmd-{event.comment_id}", "comments/status_reply.md.j2"), *effects]
 
 
 def _cmd_start(state, command, event, facts) -> Result:
@@ -207,7 +215,7 @@ def _cmd_approve_train(state, command, event, facts) -> Result:
     state.head_sha = state.approved_sha = sha
     state.approved_by = event.sender.login
     state.approved_untested = sha != state.tested_sha
-    state.phase, state.activity, state.run = Phase.TRAINING, note("training", sha=sha), None
+    state.phase, state.activity, state.run, state.notice = Phase.TRAINING, note("training", sha=sha), None, ""
     return state, [fx.React("+1", event.comment_id), fx.Train(sha, state.plan or {})]
 
 
@@ -238,6 +246,9 @@ def _cmd_retry(state, command, event, facts) -> Result:
 
 def _train_again(state: IssueState, event: CommentEvent, facts: Facts) -> Result:
     """The approved commit once more, if it is still the head; otherwise the approval is void."""
+    if state.job and state.phase == Phase.TRAINING:
+        state.interrupted = None  # the job is followed again; the next poll or `/status` reads its news
+        return state, [_note(f"cmd-{event.comment_id}", "job_still_followed", job=state.job)]
     state.interrupted = None
     if state.approved_sha and state.approved_sha == facts.pr_head_sha:
         state.phase, state.activity = Phase.TRAINING, note("training", sha=state.approved_sha, again=True)
@@ -249,11 +260,11 @@ def _train_again(state: IssueState, event: CommentEvent, facts: Facts) -> Result
 def _cmd_cancel(state, command, event, facts) -> Result:
     if state.phase in (Phase.PUBLISHED, Phase.CANCELLED):
         return state, [_note(f"cmd-{event.comment_id}", "nothing_to_cancel", phase=state.phase.value)]
-    running = state.phase == Phase.TRAINING and not state.interrupted
-    state.phase, state.activity, state.interrupted, state.lease = Phase.CANCELLED, "", None, None
+    stop = stop_job(state) if state.phase == Phase.TRAINING else []
+    state.phase, state.interrupted, state.lease = Phase.CANCELLED, None, None
+    state.activity = note("stopping_job") if stop else ""
     state.approved_sha = state.approved_by = None
-    effects: list[fx.Effect] = [fx.CancelRun()] if running else []
-    return state, [*effects, _note(f"cmd-{event.comment_id}", "cancelled")]
+    return state, [*stop, _note(f"cmd-{event.comment_id}", "cancelled")]
 
 
 _COMMANDS: dict[str, Callable[..., Result]] = {
@@ -280,8 +291,25 @@ def _on_pr_ready(state: IssueState, event: fx.PullRequestReady, facts: Facts) ->
     return state, [_note(f"ready-{event.head_sha}", "pull_request_ready", pr=event.pr_number, sha=event.head_sha)]
 
 
-def _on_trained(state: IssueState, event: fx.Trained, facts: Facts) -> Result:
+def _on_submitted(state: IssueState, event: fx.RunSubmitted, facts: Facts) -> Result:
     state.lease = None
+    if state.phase != Phase.TRAINING or event.sha != state.approved_sha:
+        return state, [fx.CancelRun(event.job)]  # cancelled or voided while it was being submitted
+    state.job = {**event.job, "sha": event.sha}
+    state.activity = f"{note('job_waiting', stage='queued', job=state.job)} {note('job_link', job=state.job)}"
+    return state, []
+
+
+def _on_job_ended(state: IssueState, event: fx.JobEnded, facts: Facts) -> Result:
+    state.lease = None
+    if state.activity == note("stopping_job"):
+        state.activity = ""
+    state.notice = note("job_stopped", stage=event.stage, seconds=event.seconds, cost=event.cost_usd)
+    return state, []
+
+
+def _on_trained(state: IssueState, event: fx.Trained, facts: Facts) -> Result:
+    state.lease, state.job = None, None
     if state.phase != Phase.TRAINING or event.sha != state.approved_sha:
         return state, []  # the approval was voided or cancelled while it ran
     state.phase, state.activity, state.run = Phase.TRAINED, "", event.run
@@ -301,6 +329,8 @@ def _on_progress(state: IssueState, event: fx.Progress, facts: Facts) -> Result:
 
 def _on_failed(state: IssueState, event: fx.StepFailed, facts: Facts) -> Result:
     state.lease = None
+    if event.step == "training":
+        state.job = None
     if state.phase == Phase.CANCELLED:
         return state, []
     state.phase, state.activity, state.interrupted = Phase.FAILED, "", None
@@ -323,8 +353,9 @@ def _on_interrupted(state: IssueState, event: fx.Interrupted, facts: Facts) -> R
 
 
 _HANDLERS: dict[type, Callable[..., Result]] = {
-    IssueEvent: _on_issue, CommentEvent: _on_comment, PushEvent: _on_push,
-    fx.Planned: _on_planned, fx.PullRequestReady: _on_pr_ready, fx.Trained: _on_trained,
+    IssueEvent: _on_issue, CommentEvent: _on_comment, PushEvent: _on_push, PollEvent: _on_poll,
+    fx.Planned: _on_planned, fx.PullRequestReady: _on_pr_ready, fx.RunSubmitted: _on_submitted,
+    fx.JobEnded: _on_job_ended, fx.Trained: _on_trained,
     fx.Published: _on_published, fx.Progress: _on_progress, fx.StepFailed: _on_failed,
     fx.Stopped: _on_stopped, fx.Interrupted: _on_interrupted,
 }

@@ -34,13 +34,16 @@ class Run:
 
     sha: str
     status: str
-    out_dir: str
+    job: dict[str, str] = field(default_factory=dict)  # the JobRef whose outputs these are: publishing fetches them
     seconds: float = 0.0
+    cost_usd: float | None = None  # what the job cost (0.0 on free compute)
+    hardware: str = ""
     summary: RunSummary = field(default_factory=RunSummary)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
-        return cls(**{**data, "summary": RunSummary(**(data.get("summary") or {}))})
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "summary": RunSummary(**(data.get("summary") or {}))})
 
 
 @dataclass(frozen=True)

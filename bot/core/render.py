@@ -66,8 +66,25 @@ def pyrepr(value: Any) -> str:
     return repr(str(value))
 
 
+def usd(value: Any) -> str:
+    """A cost in US dollars: cents for sums of a dollar or more, four decimals below (jobs bill by the minute)."""
+    if not _is_number(value):
+        return "n/a"
+    return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:.4f}"
+
+
+BACKEND_NAMES = {"local": "the bot's machine", "actions": "GitHub Actions", "hf-jobs": "Hugging Face Jobs"}
+
+
+def backend_name(job: Any) -> str:
+    """Where a job runs, in words, from its JobRef dict (or a backend name)."""
+    name = job.get("backend", "") if isinstance(job, dict) else str(job)
+    return BACKEND_NAMES.get(name, name)
+
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-FILTERS = {"pct": pct, "num": num, "short": short, "cell": cell, "untrusted": untrusted, "md": md, "pyrepr": pyrepr}
+FILTERS = {"pct": pct, "num": num, "short": short, "cell": cell, "untrusted": untrusted, "md": md, "pyrepr": pyrepr,
+           "usd": usd, "backend_name": backend_name}
 
 
 @lru_cache(maxsize=2)

@@ -17,11 +17,18 @@ from typing import Any
 BRANCH_PREFIX = "ml-intern/issue-"
 _BRANCH = re.compile(rf"^{re.escape(BRANCH_PREFIX)}(\d+)$")
 _PR_MARKER = re.compile(r"<!-- ml-intern:pr issue=(\d+) -->")
+_RUN_TITLE = re.compile(r"^train issue #(\d+) at [0-9a-f]{40}$")  # train.yml's run-name
 
 
 def issue_for_branch(ref: str) -> int | None:
     """The issue number of a bot branch `ml-intern/issue-<n>`, else None."""
     match = _BRANCH.match(ref or "")
+    return int(match.group(1)) if match else None
+
+
+def issue_for_run_title(title: str) -> int | None:
+    """The issue of a train.yml run, from its run-name `train issue #<n> at <sha>`, else None."""
+    match = _RUN_TITLE.match(title or "")
     return int(match.group(1)) if match else None
 
 
@@ -31,12 +38,15 @@ def pr_marker(number: int) -> str:
 
 
 def goal_of(payload: dict[str, Any], bot_login: str) -> int | None:
-    """The goal issue of an `issues`, `issue_comment` or `pull_request` payload.
+    """The goal issue of an `issues`, `issue_comment`, `pull_request` or train `workflow_run` payload.
 
     A push to the bot's branch belongs to the issue the branch is named after; a comment on the
     bot's own PR to the issue its body's marker names. A PR the bot did not open keeps its own
     number (the handler then ignores it). The handler checks the PR's branch through the API too.
     """
+    run = payload.get("workflow_run")
+    if isinstance(run, dict):
+        return issue_for_run_title(str(run.get("display_title") or ""))
     pull = payload.get("pull_request")
     if isinstance(pull, dict):
         head = pull.get("head") or {}

@@ -46,6 +46,8 @@ class IssueState:
     approved_sha: str | None = None
     approved_by: str | None = None
     approved_untested: bool = False  # approved with `/approve-train <sha>` for a commit the bot did not smoke-test
+    job: dict[str, str] | None = None  # the training job in flight (runners.base.JobRef + "sha"): polled until it ends
+    notice: str = ""  # a standing remark for the status comment, e.g. that a cancelled job's billing stopped
     run: Run | None = None  # the last finished run of the approved commit
     published: Publication | None = None
     failed_step: str | None = None  # research | smoke | training | publish

@@ -56,11 +56,22 @@ def main(env: Mapping[str, str] | None = None, handler: Callable[..., None] | No
 
         handler = handle_event
     try:
-        handler(event, payload, settings=settings)
+        if event == "schedule":  # follow the repository's training jobs (HF Jobs send no webhook)
+            _poll_repository(env, settings)
+        else:
+            handler(event, payload, settings=settings)
     except Exception:  # noqa: BLE001 -- any failure becomes a failed step with a redacted trace
         print(f"ml-intern-bot: handling {event} failed:\n{redact(traceback.format_exc(), settings)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _poll_repository(env: Mapping[str, str], settings: Settings) -> None:
+    from bot.shell.follow import poll_training_issues
+
+    repo = env.get("GITHUB_REPOSITORY", "")
+    numbers = poll_training_issues(repo, settings=settings)
+    print(f"ml-intern-bot: followed the training jobs of {len(numbers)} issue(s) in {repo}")
 
 
 if __name__ == "__main__":

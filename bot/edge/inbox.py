@@ -1,4 +1,4 @@
-"""The server's only local store: every verified delivery, persisted before it is acknowledged.
+"""The server's only local store: every verified delivery (and the job watcher's polls), persisted before it is acknowledged.
 
 A delivery is `pending` from the moment it is accepted until its handling finished (`done`), so a
 crash, a SIGKILL or a failed handler never loses acknowledged work: pending rows are resumed at
@@ -102,6 +102,19 @@ class Inbox:
     def _set(self, delivery_id: str, assignments: str, *args: object) -> None:
         with self._lock:
             self._db.execute(f"UPDATE deliveries SET {assignments} WHERE id=?", (*args, delivery_id))
+
+    def pending(self, key: str, event: str) -> bool:
+        """Whether a delivery of `event` for `key` waits to be handled."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM deliveries WHERE key=? AND event=? AND status='pending' LIMIT 1",
+                                   (key, event)).fetchone()
+        return row is not None
+
+    def repos(self) -> list[str]:
+        """The repositories deliveries came from (keys are `owner/repo#issue`)."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT key FROM deliveries").fetchall()
+        return sorted({key.rsplit("#", 1)[0] for (key,) in rows})
 
     def counts(self) -> dict[str, int]:
         """Deliveries per status: what /healthz reports."""

@@ -23,9 +23,11 @@ from bot.core.events import MalformedEvent, parse_event
 from bot.core.routing import goal_of
 from bot.edge.inbox import Delivery, Inbox
 from bot.edge.signature import PREFIX, signer
+from bot.edge.watcher import Watcher
 from bot.edge.workers import BUG_ATTEMPTS, WorkerPool  # noqa: F401 -- BUG_ATTEMPTS: the server's documented policy
 from bot.errors import redact
-from runners.local import stop_all as stop_runs
+from bot.shell.follow import Lister, training_issues
+from runners.local import stop_all as stop_smoke_tests
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,8 @@ def _work(handler: Handler, settings: Settings) -> Callable[[Delivery], None]:
     return work
 
 
-def create_app(settings: Settings, handler: Handler | None = None, *, max_parallel: int = MAX_PARALLEL) -> FastAPI:
+def create_app(settings: Settings, handler: Handler | None = None, *, max_parallel: int = MAX_PARALLEL,
+               lister: Lister | None = None) -> FastAPI:
     """The webhook app; `handler` defaults to `bot.shell.handler.handle_event`; at most `max_parallel` issues at once."""
     _check(settings)
     if handler is None:
@@ -121,12 +124,16 @@ def create_app(settings: Settings, handler: Handler | None = None, *, max_parall
     workers = WorkerPool(inbox, _work(handler, settings), size=max_parallel, retry_base_s=settings.retry_base_s,
                          redact=lambda text: redact(text, settings))
 
+    watcher = Watcher(inbox, workers.wake, lister or training_issues(settings), settings.poll_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workers.start()
+        watcher.start()
         yield
         app.state.stopping = True
-        stop_runs()  # a run cannot finish in the grace period: stop it now, `/retry` resumes it
+        watcher.stopped.set()  # training jobs run on: the next start follows them again
+        stop_smoke_tests()  # a smoke test cannot finish in the grace period: `/retry` runs it again
         left = workers.stop(STOP_GRACE_S)
         if left:
             log.warning("stopped with %d issue(s) still running; their deliveries stay pending and resume "
@@ -134,7 +141,7 @@ def create_app(settings: Settings, handler: Handler | None = None, *, max_parall
         inbox.close()
 
     app = FastAPI(title="ml-intern-bot", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.state.workers, app.state.inbox, app.state.stopping = workers, inbox, False
+    app.state.workers, app.state.inbox, app.state.watcher, app.state.stopping = workers, inbox, watcher, False
 
     @app.get("/healthz")
     def healthz() -> dict:

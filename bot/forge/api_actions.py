@@ -211,7 +211,9 @@ def _signed(request: Request, kind: str, ident: int) -> RedirectResponse:
     """302 to a download URL that works without a token for DOWNLOAD_TTL_S seconds."""
     expires = int(time.time()) + DOWNLOAD_TTL_S
     sig = _signature(request, kind, ident, expires)
-    url = f"{forge_of(request).html_url.rstrip('/')}/_forge/actions/{kind}/{ident}?expires={expires}&signature={sig}"
+    forge = forge_of(request)
+    base = (forge.actions.download_url or forge.html_url).rstrip("/")
+    url = f"{base}/_forge/actions/{kind}/{ident}?expires={expires}&signature={sig}"
     return RedirectResponse(url, status_code=302)
 
 
@@ -237,7 +239,16 @@ def _artifact_rows(c: Ctx, rows: list[Row]) -> JSONResponse:
     name = c.request.query_params.get("name")
     if name:
         rows = [a for a in rows if a["name"] == name]
-    return _listed(c, rows, "artifacts", lambda a: c.views.artifact(c.repo, a, c.forge.run_row(a["run_id"])))
+    return _listed(c, rows, "artifacts", lambda a: _artifact_view(c, a))
+
+
+def _expired(a: Row) -> bool:
+    """Past its retention days (`expires_at`, ISO UTC strings, compare in time order), as GitHub reports it."""
+    return a["expires_at"] <= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _artifact_view(c: Ctx, a: Row) -> dict:
+    return {**c.views.artifact(c.repo, a, c.forge.run_row(a["run_id"])), "expired": _expired(a)}
 
 
 @router.get(R + "/actions/artifacts")
@@ -259,8 +270,7 @@ def _artifact(c: Ctx, artifact_id: int) -> Row:
 
 @router.get(R + "/actions/artifacts/{artifact_id}")
 def get_artifact(artifact_id: int, c: Ctx = Depends(repo_ctx)):
-    a = _artifact(c, artifact_id)
-    return c.views.artifact(c.repo, a, c.forge.run_row(a["run_id"]))
+    return _artifact_view(c, _artifact(c, artifact_id))
 
 
 @router.get(R + "/actions/artifacts/{artifact_id}/{archive_format}")
@@ -268,6 +278,8 @@ def download_artifact(artifact_id: int, archive_format: str, c: Ctx = Depends(re
     a = _artifact(c, artifact_id)
     if archive_format != "zip":
         raise not_found()
+    if _expired(a):  # GitHub: 410 Gone once the retention days are over
+        raise ApiError(410, "Artifact has expired")
     return _signed(c.request, "artifacts", a["id"])
 
 

@@ -10,6 +10,8 @@ What differs from Hugging Face's Jobs, on purpose:
   the server's own environment, so no token of the process that serves the Hub leaks into a job.
 - Volumes (buckets such as jobs-artifacts, model/dataset/space repos) are copied into the job's folder,
   and arguments that start with a mount path are rewritten to that copy; what a job writes there stays local.
+- Labels are checked as the Hub checks them (keys and values: letters, digits, `-` and `_`; a `.` or `/`
+  is refused), since the Hub also keeps them as tags.
 - Stages are the client's (`JobStage`): RUNNING, then COMPLETED (exit 0), ERROR (non-zero exit, message
   "Job failed with exit code: N"; or past `timeoutSeconds`, default 30 minutes, "Job timeout after Ns"),
   CANCELED. There is no TIMEOUT stage in huggingface_hub. A job left running by a stopped server is ERROR.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -41,6 +44,7 @@ DEFAULT_TIMEOUT = 30 * 60
 GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 BASE_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 SHIM = Path(__file__).with_name("uvshim.py")
+LABEL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class Jobs:
@@ -73,6 +77,10 @@ class Jobs:
         if flavor not in flavors:
             raise bad_request(f"Invalid flavor {flavor!r}: see GET /api/jobs/hardware")
         timeout = int(spec.get("timeoutSeconds") or DEFAULT_TIMEOUT)
+        for key, value in (spec.get("labels") or {}).items():  # the Hub keeps labels as tags too
+            if not (key and LABEL.fullmatch(str(key)) and LABEL.fullmatch(str(value))):
+                raise bad_request(f"Invalid label {key}={value!r}: label keys and values may only use letters, "
+                                  "digits, '-' and '_'")
         job_id = secrets.token_hex(12)
         folder = self.folder / job_id
         for sub in ("work", "home", "bin", "mounts"):

@@ -16,12 +16,13 @@ from pydantic import ValidationError
 
 from bot.errors import UserError
 from bot.planner import vocabulary
-from bot.planner.schema import DEFAULT_MODEL, SCRIPTS_TO_ROOT, Plan
+from bot.planner.schema import DEFAULT_MODEL, EVAL_ALLOWANCE_S, SCRIPTS_TO_ROOT, Plan
 from bot.research import sources
 from bot.research.sources import DatasetError, RepoFiles
 
 # Measured on a 2-core CPU: MiniLM-L6, batch 32, dynamic padding (README: benchmarks).
-SAMPLES_PER_SECOND = {"local-cpu": 45.0, "actions-cpu": 40.0}
+SAMPLES_PER_SECOND = {"local-cpu": 45.0, "actions-cpu": 40.0, "hf-cpu-basic": 45.0}
+GPU_FLAVORS = ("hf-t4-small", "hf-a10g-small", "hf-a100-large")  # unmeasured: timed at the CPU rate, an upper bound
 NO_REPO_FILES = ("`{}` is a file in the repository, and this run cannot read the repository's files. "
                  "Name a Hugging Face Hub dataset instead (e.g. `PolyAI/banking77`).")
 NOT_IN_REPO = ("The repository has no `{}` on its default branch. Commit the data there or fix the path, "
@@ -158,6 +159,7 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
     configured, overrides = _settings(config, overrides)
     requested = {**configured, **overrides}
     measured_rate(str(requested.get("hardware", _DEFAULTS["hardware"])), str(requested.get("model") or DEFAULT_MODEL))
+    check_cost(Plan.model_construct(**{**_DEFAULTS, **requested}))  # before any data is read or any job starts
     suggested, notes = _advice(advisor, goal)
     choice = choose_dataset(goal, configured, overrides, suggested.pop("dataset", None))
     where = locate(choice, repo_files, dirs)
@@ -293,9 +295,45 @@ def _choices(plan: Plan, found) -> list[str]:
     return notes
 
 
+def worst_case_cost(plan: Plan) -> tuple[float, float]:
+    """(USD per hour, USD at most) for the plan's compute: its flavor's price for the longest the job may
+    run (the budget, evaluation, installing dependencies, uploading outputs). Free compute is $0."""
+    if not plan.hardware.startswith("hf-"):
+        return 0.0, 0.0
+    from runners.base import BackendError
+    from runners.hf_jobs import INSTALL_MARGIN_S, UPLOAD_MARGIN_S
+    from runners.prices import hourly_price
+
+    try:
+        per_hour = hourly_price(plan.hardware.removeprefix("hf-"), _price_list())
+    except BackendError as exc:
+        raise PlanError(f"{exc}. Use `/plan hardware=local-cpu` or `hardware=actions-cpu`.") from None
+    hours = (plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S + INSTALL_MARGIN_S + UPLOAD_MARGIN_S) / 3600
+    return per_hour, round(per_hour * hours, 4)
+
+
+def _price_list():
+    """The Hub's live price list (`list_jobs_hardware`) when online; None means the documented offline table."""
+    from huggingface_hub import HfApi, constants
+
+    return None if constants.HF_HUB_OFFLINE else HfApi()
+
+
+def check_cost(plan: Plan) -> None:
+    """A plan whose worst case costs more than `max_cost_usd` stops here, saying what to change."""
+    per_hour, worst = worst_case_cost(plan)
+    if worst <= plan.max_cost_usd:
+        return
+    raise PlanError(
+        f"training on `{plan.hardware}` costs up to ${worst:.2f} (${per_hour:.2f}/hour for the "
+        f"{plan.time_budget_minutes:g}-minute budget plus evaluation, set-up and upload), over `max_cost_usd` "
+        f"${plan.max_cost_usd:.2f}. Nothing was started. Train for free with `/plan hardware=local-cpu` or "
+        "`hardware=actions-cpu`, shorten `/plan budget=`, or raise `max_cost_usd` in `.github/ml-intern.yml`.")
+
+
 def measured_rate(hardware: str, model: str) -> float:
     """Samples/s for this hardware and model; anything unmeasured stops the plan (fail closed)."""
-    rate = SAMPLES_PER_SECOND.get(hardware)
+    rate = SAMPLES_PER_SECOND.get(hardware, SAMPLES_PER_SECOND["local-cpu"] if hardware in GPU_FLAVORS else None)
     if rate is None:
         raise PlanError(f"hardware `{hardware}` has no measured speed or price in this version, so its "
                         "cost cannot be estimated. Use `/plan hardware=local-cpu` or `hardware=actions-cpu`.")
@@ -314,8 +352,13 @@ def estimate(plan: Plan, train_rows: int) -> dict[str, Any]:
              f"{train_rows:,} rows take about {minutes:.1f} min")
     basis += (f", more than the {plan.time_budget_minutes:g}-minute budget, so training stops at the budget with the "
               "best checkpoint so far." if capped else ", within the time budget.")
+    if plan.hardware in GPU_FLAVORS:
+        basis += " No GPU speed is measured yet: the time is the CPU's, an upper bound."
+    per_hour, worst = worst_case_cost(plan)
+    cost = (f"at most ${worst:.2f} (${per_hour:.2f}/hour × the whole budget; cap `max_cost_usd` ${plan.max_cost_usd:.2f})"
+            if per_hour else "$0 (your own CPU or GitHub Actions minutes)")
     return {"hardware": plan.hardware, "train_rows": train_rows, "minutes": min(minutes, plan.time_budget_minutes),
-            "capped": capped, "cost": "$0 (your own CPU or GitHub Actions minutes)", "basis": basis}
+            "capped": capped, "cost": cost, "cost_usd": worst, "basis": basis}
 
 
 def _examples(train, per_class: int = 2) -> list[tuple[str, str]]:

@@ -29,7 +29,8 @@ def is_repo_path(value: str) -> bool:
     return bool(LOCAL_PATH.match(value)) and not value.startswith("~") and not {"", ".", ".."} & set(parts)
 
 
-Hardware = Literal["local-cpu", "actions-cpu", "hf-cpu-basic", "hf-t4-small", "hf-a10g-small"]
+Hardware = Literal["local-cpu", "actions-cpu", "hf-cpu-basic", "hf-t4-small", "hf-a10g-small", "hf-a100-large"]
+EVAL_ALLOWANCE_S = 300.0  # evaluate.py runs after the training budget: a job may run this much longer
 
 
 class Plan(BaseModel):
@@ -63,6 +64,7 @@ class Plan(BaseModel):
     time_budget_minutes: float = Field(8.0, gt=0, le=360)
     threads: int = Field(0, ge=0, le=256)  # 0 = all cores
     hardware: Hardware = "local-cpu"
+    max_cost_usd: float = Field(0.0, ge=0, le=100_000)  # 0 = free compute only (this machine, GitHub Actions)
     smoke_rows: int = Field(200, ge=20, le=5000)
 
     @field_validator("dataset", "dataset_name")

@@ -52,6 +52,7 @@ class PlanKey:
     aliases: tuple[str, ...] = ()
     text_format: str | None = None
     chosen: str | None = None
+    config_only: bool = False  # settable in the config file only: reviewed like code, never by a comment
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -236,7 +237,11 @@ KEYS: tuple[PlanKey, ...] = (
     PlanKey("rows", "max_train_rows", "most training rows used (a stratified sample)"),
     PlanKey("budget", "time_budget_minutes", "training time budget in minutes; training stops cleanly and "
             "keeps the best checkpoint", aliases=("budget_minutes",)),
-    PlanKey("hardware", "hardware", "where training runs; its measured speed sets the time estimate"),
+    PlanKey("hardware", "hardware", "where training runs: this machine, GitHub Actions, or a Hugging Face Jobs "
+            "flavor, billed by the minute"),
+    PlanKey("max_cost_usd", "max_cost_usd", "most a training job may cost, in US dollars, at its flavor's price "
+            "for the whole time budget; a plan over it stops before any job starts (`0`: free compute only). "
+            "Set it in " + CONFIG_FILE + " only", config_only=True),
     PlanKey("class_weights", "class_weights", "weight the loss by inverse class frequency",
             chosen="`true` when the largest class has over 3× the rows of the smallest"),
     PlanKey("ensemble", "ensemble_with_baseline", "ship the fine-tune averaged with the TF-IDF baseline when "
@@ -303,6 +308,10 @@ def normalize_overrides(raw: Mapping[str, Any], columns: Sequence[str] | None = 
     changes `dataset` (those columns are the old dataset's). No I/O: this runs in the pure core.
     """
     out = _normalize(raw, "=", lambda written: f"unknown plan key '{shown(written)}'; the keys are: {key_names()}")
+    for field in out:
+        if BY_FIELD[field].config_only:
+            raise ValueError(f"`{BY_FIELD[field].name}` can only be set in {CONFIG_FILE}: spending is the "
+                             "repository's decision, reviewed like code")
     check_columns(out, None if "dataset" in out else columns)
     return out
 

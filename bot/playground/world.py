@@ -40,6 +40,7 @@ class World:
     settings: Settings
     bot_app: FastAPI
     forge: Forge
+    hub_url: str | None = None  # the local Hub, when the world has one
     _clients: dict[str, Github] = field(default_factory=dict)
 
     def as_user(self, login: str):
@@ -79,6 +80,10 @@ class World:
             time.sleep(1.0)
         raise TimeoutError(f"issue #{number} did not reach {sorted(p.value for p in phases)} in {timeout:.0f} s")
 
+    def status_body(self, number: int) -> str:
+        """The bot's status comment on the issue, as people read it."""
+        return next((body for body in self.bot_comments(number) if decode_marker(body)), "")
+
     def bot_comments(self, number: int) -> list[str]:
         return [c.body for c in self.as_user("maintainer").get_issue(number).get_comments()
                 if c.user.login == BOT_LOGIN]
@@ -99,9 +104,14 @@ def allow_data_folder(dataset: str) -> None:
         os.environ["ML_INTERN_DATA_DIR"] = os.pathsep.join([*listed, folder])
 
 
+RUNNERS = {"local": "local-cpu", "actions": "actions-cpu", "hf-jobs": "hf-cpu-basic"}  # --runner -> hardware
+TRAIN_YML = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "train.yml"
+
+
 @contextlib.contextmanager
-def world(root: Path, dataset: str, plan: dict | None = None):
-    """Start the forge and the bot on free local ports; yields a World; stops both afterwards."""
+def world(root: Path, dataset: str, plan: dict | None = None, *, runner: str = "local", hub_port: int | None = None):
+    """Start the forge and the bot on free local ports (and, given `hub_port`, a local Hugging Face Hub there,
+    to publish to and run HF Jobs on); training runs on `runner`. Yields a World; stops everything after."""
     from bot.edge.server import create_app
     from bot.forge.server import ForgeServer
     from bot.forge.store import Forge
@@ -114,19 +124,65 @@ def world(root: Path, dataset: str, plan: dict | None = None):
     tokens = {login: forge.add_user(login) for login in PEOPLE}
     tokens[BOT_LOGIN] = forge.add_user(BOT_LOGIN, type="Bot")
     tokens[OTHER_BOT] = forge.add_user(OTHER_BOT, type="Bot")
-    forge.create_repo(REPO, owner_type="Organization", default_branch="main", files={
-        "README.md": "# Support bot\n\nCustomer-support tooling.\n",
-        ".github/ml-intern.yml": repo_config(dataset, **(plan or {})),
-    })
+    forge.create_repo(REPO, owner_type="Organization", default_branch="main",
+                      files=_repo_files(dataset, {**(plan or {}), **_runner_plan(runner)}))
     for login, permission in {**PEOPLE, BOT_LOGIN: "write", OTHER_BOT: "write"}.items():
         forge.set_permission(REPO, login, permission)
+    forge.actions.extra_env.update(PIP_NO_INDEX="1")  # offline: train.yml's installs find what is installed
     secret = secrets.token_hex(16)
-    with ForgeServer(forge) as forge_server:
+    with ForgeServer(forge) as forge_server, _local_hub(root / "hub", hub_port) as local_hub:
         settings = Settings(github_token=tokens[BOT_LOGIN], github_api_url=forge_server.api_url,
-                            webhook_secret=secret, bot_login=BOT_LOGIN, workdir=root / "bot",
-                            publish_target=root / "hub")
+                            webhook_secret=secret, bot_login=BOT_LOGIN, workdir=root / "bot", poll_s=2.0,
+                            **(local_hub.settings if local_hub else {"publish_target": root / "hub"}))
         app = create_app(settings)
         with ServerThread(app) as bot_server:
             forge.add_hook(REPO, url=f"{bot_server.url}/webhook", secret=secret,
-                           events=["issues", "issue_comment", "pull_request"])
-            yield World(forge_server.url, forge_server.api_url, bot_server.url, tokens, settings, app, forge)
+                           events=["issues", "issue_comment", "pull_request", "workflow_run"])
+            yield World(forge_server.url, forge_server.api_url, bot_server.url, tokens, settings, app, forge,
+                        hub_url=local_hub.url if local_hub else None)
+
+
+def _runner_plan(runner: str) -> dict:
+    if runner not in RUNNERS:
+        raise ValueError(f"unknown runner {runner!r}: choose one of {', '.join(RUNNERS)}")
+    return {"hardware": RUNNERS[runner], **({"max_cost_usd": 1} if runner == "hf-jobs" else {})}
+
+
+def _repo_files(dataset: str, plan: dict) -> dict[str, str | bytes]:
+    files: dict[str, str | bytes] = {"README.md": "# Support bot\n\nCustomer-support tooling.\n",
+                                     ".github/ml-intern.yml": repo_config(dataset, **plan)}
+    if plan.get("hardware") == "actions-cpu":
+        files[".github/workflows/train.yml"] = TRAIN_YML.read_text(encoding="utf-8")
+    return files
+
+
+@dataclass
+class LocalHub:
+    url: str
+    token: str
+
+    @property
+    def settings(self) -> dict:
+        return {"hf_token": self.token, "hf_endpoint": self.url, "hf_namespace": "acme"}
+
+
+@contextlib.contextmanager
+def _local_hub(root: Path, port: int | None):
+    """The playground's Hugging Face Hub on `port`, holding the default model (jobs download it), or None."""
+    if port is None:
+        yield None
+        return
+    from bot.hub import HubServer, HubStore
+    from bot.hub.repos import Repos
+    from bot.research.models import MODEL_ID, package_model_path
+
+    store = HubStore(root)
+    packaged = package_model_path()
+    if packaged is not None:
+        Repos(store).import_folder("model", MODEL_ID, packaged, MODEL_ID.split("/")[0])
+    token = store.add_token("ml-intern", ("acme",))
+    server = HubServer(store, port=port).start()
+    try:
+        yield LocalHub(server.url, token)
+    finally:
+        server.stop()

@@ -11,31 +11,26 @@ import logging
 import os
 import re
 import shutil
-import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings
 from bot.core import effects as fx
-from bot.core.commands import CommandError, may_run, parse_commands
+from bot.core.events import JobNews
 from bot.core.records import Publication, Run, RunSummary, checked_metrics
 from bot.core.render import note, render
 from bot.core.routing import BRANCH_PREFIX, pr_marker
-from bot.errors import Interrupted
-from bot.planner.schema import Plan
+from bot.errors import UserError
+from bot.planner.schema import EVAL_ALLOWANCE_S, Plan
+from bot.shell.backends import backend_named, backend_of
 from bot.shell.ports import Repository
 from bot.writing.artifacts import shipped_eval, shipped_key
-from runners.local import LocalRunner
+from runners.base import Backend, JobRef, RunRequest
 
 log = logging.getLogger(__name__)
-PROGRESS_EVERY_S = 10.0
-EVAL_ALLOWANCE_S = 300.0  # evaluate.py runs after the training budget
+CANCEL_CONFIRM_S = 30.0  # how long `/cancel` waits for the backend to confirm the job stopped
 RESEARCH_FILE = "research.json"  # the plan's evidence, committed with the scripts and read by the card
-RESULT_FILE = "result.json"  # how a run ended, written before it is reported: a bot that dies in between can report it
-_running: dict[tuple[str, int], LocalRunner] = {}
-_running_lock = threading.Lock()
 
 
 def branch_for(number: int) -> str:
@@ -112,32 +107,53 @@ class Executor:
         return {**os.environ, "ML_INTERN_DATASET": str(local)}
 
     def train(self, effect: fx.Train) -> fx.Outcome:
-        """Check out exactly the approved commit and run it; the result is kept on disk before it is reported."""
-        from runners.local import LocalRunner, reap
-
+        """Check out exactly the approved commit and submit it as a job; its result comes back as a poll."""
         plan = Plan(**effect.plan)
         run_dir = self.run_dir(effect.sha)
-        if reap(run_dir / "out"):
-            log.warning("stopped scripts a killed bot left running for %s", effect.sha[:7])
         shutil.rmtree(run_dir, ignore_errors=True)
-        src = self._checkout(effect.sha, plan, run_dir / "repo")
-        runner = LocalRunner()
-        watch = CancelWatch(self.client, self.number, runner.cancel)
-        with _running_lock:
-            _running[(self.repo, self.number)] = runner
-        watch.start()
-        try:
-            result = runner.run(src, run_dir / "out", budget_s=plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S,
-                                on_progress=ProgressReporter(self.on_progress))
-        finally:
-            watch.stop.set()
-            with _running_lock:
-                _running.pop((self.repo, self.number), None)
-        record = {"status": result.status, "seconds": result.seconds, "log_tail": result.log_tail}
-        _write_json(run_dir / RESULT_FILE, record)
-        if result.status == "interrupted":
-            raise Interrupted(f"training of {effect.sha[:7]} was stopped because the bot shut down")
-        return self._outcome(effect.sha, run_dir, record)
+        self._checkout(effect.sha, plan, run_dir / "repo")
+        request = RunRequest(repo=self.repo, issue=self.number, sha=effect.sha, folder=folder_for(self.number),
+                             source=run_dir / "repo", hardware=plan.hardware,
+                             budget_s=plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S)
+        self.on_progress(note("submitting", backend=backend_of(plan.hardware)))
+        job = self.backend(backend_of(plan.hardware)).submit(request)
+        log.info("issue #%s: %s submitted as %s job %s", self.number, effect.sha[:7], job.backend, job.id)
+        return fx.RunSubmitted(effect.sha, job.to_dict())
+
+    def backend(self, name: str) -> Backend:
+        return backend_named(name, getattr(self.client, "repo", None), self.settings)
+
+    def news(self, job: dict[str, str]) -> JobNews:
+        """What the job's backend says now, as the core reads it."""
+        status = self.backend(job["backend"]).status(JobRef.from_dict(job))
+        return JobNews(stage=status.stage, message=status.message, seconds=status.seconds,
+                       cost_usd=status.cost_usd, latest=_last(status.events, ("start", "progress", "done")),
+                       epoch=_last(status.events, ("epoch",)))
+
+    def collect(self, effect: fx.Collect) -> fx.Outcome:
+        """The ended job's outcome: its outputs fetched from wherever it ran, or why there are none."""
+        job = JobRef.from_dict(effect.job)
+        backend = self.backend(job.backend)
+        status = backend.status(job)
+        if status.stage != "succeeded":
+            why = note("run_failed", status=status.stage, message=status.message, cost=status.cost_usd)
+            return fx.StepFailed("training", why, status.log_tail)
+        out = backend.fetch(job, self.run_dir(effect.sha) / "out")
+        metrics = checked_metrics(_read_json(out / "metrics.json"))
+        run = _run_summary(effect.sha, effect.job, status.seconds, status.cost_usd, metrics)
+        return fx.Trained(effect.sha, run, metrics)
+
+    def cancel_run(self, effect: fx.CancelRun) -> fx.Outcome:
+        """Stop the job and wait briefly for its backend to confirm, so the status can say billing stopped."""
+        job = JobRef.from_dict(effect.job)
+        backend = self.backend(job.backend)
+        backend.cancel(job)
+        deadline = time.monotonic() + CANCEL_CONFIRM_S
+        status = backend.status(job)
+        while not status.ended and time.monotonic() < deadline:
+            time.sleep(1.0)
+            status = backend.status(job)
+        return fx.JobEnded(job.id, status.stage, status.seconds, status.cost_usd)
 
     def run_dir(self, sha: str) -> Path:
         return self.issue_dir / "runs" / sha
@@ -150,54 +166,48 @@ class Executor:
         return dest / folder
 
     def recover(self, lease: dict, state) -> fx.Outcome | None:
-        """The outcome of a run whose bot died before reporting it, when the run itself finished."""
-        sha = lease.get("sha")
-        if lease.get("step") != "training" or not sha:
-            return None
-        record = _read_json(self.run_dir(sha) / RESULT_FILE)
-        if record is None or record.get("status") == "interrupted":
-            return None
-        log.info("issue #%s: reporting the finished run of %s that was never reported", self.number, sha[:7])
-        return self._outcome(sha, self.run_dir(sha), record)
-
-    def _outcome(self, sha: str, run_dir: Path, record: dict) -> fx.Outcome:
-        status = record.get("status")
-        if status == "cancelled":  # the queued /cancel event records the phase next
-            return fx.Stopped(note("stopped_by_cancel"))
-        out = run_dir / "out"
-        metrics = _read_json(out / "metrics.json") if status == "succeeded" else None
-        if metrics is None:
-            return fx.StepFailed("training", note("run_failed", status=status), str(record.get("log_tail", "")))
-        checked_metrics(metrics)
-        return fx.Trained(sha, _run_summary(sha, out, float(record.get("seconds", 0)), metrics), metrics)
+        """A dead lease leaves nothing to report here: a job that was submitted is followed by its polls."""
+        return None
 
     def publish(self, effect: fx.Publish) -> fx.Outcome:
         from bot.writing import publish
 
-        out = Path(effect.run.out_dir)
-        if not (out / "metrics.json").exists():
-            return fx.StepFailed("publish", note("artifacts_missing", sha=effect.sha))
+        out = self._outputs(effect.run)
         plan = Plan(**effect.plan)
-        metrics = checked_metrics(json.loads((out / "metrics.json").read_text()))
+        metrics = checked_metrics(_read_json(out / "metrics.json"))
         owner, name = self.repo.split("/", 1)
         namespace = self.settings.hf_namespace or owner
         repo_id = space_id = f"{namespace}/{name}-issue-{self.number}"
-        record = out.parent / "repo" / folder_for(self.number) / RESEARCH_FILE
-        inspection = json.loads(record.read_text()).get("inspection") if record.exists() else None
+        inspection = self._research(effect.sha).get("inspection")
         if self.settings.publish_target:
             done = publish.publish_local(self.settings.publish_target, out, plan, metrics, repo_id, space_id, inspection)
         elif self.settings.hf_token:
-            done = publish.publish_hub(self.settings.hf_token, out, plan, metrics, repo_id, space_id, inspection)
+            done = publish.publish_hub(self.settings.hf_token, out, plan, metrics, repo_id, space_id, inspection,
+                                       endpoint=self.settings.hf_endpoint)
         else:
             return fx.StepFailed("publish", note("hf_token_missing"))
         how_to_run = f"python {Path(done.space_url) / 'app.py'}" if self.settings.publish_target else None
         return fx.Published(effect.sha, Publication(effect.sha, done.model_url, done.space_url, how_to_run))
 
-    def cancel(self) -> None:
-        with _running_lock:
-            runner = _running.get((self.repo, self.number))
-        if runner is not None:
-            runner.cancel()
+    def _outputs(self, run: Run) -> Path:
+        """The run's outputs on this machine, fetched from its job's backend when this runner is new."""
+        out = self.run_dir(run.sha) / "out"
+        if not (out / "metrics.json").is_file():
+            if not run.job:
+                raise UserError(note("artifacts_missing", sha=run.sha))
+            self.backend(run.job["backend"]).fetch(JobRef.from_dict(run.job), out)
+        return out
+
+    def _research(self, sha: str) -> dict:
+        """The plan's evidence committed with the scripts (research.json), read at the trained commit."""
+        dest = self.run_dir(sha) / "research"
+        path = f"{folder_for(self.number)}/{RESEARCH_FILE}"
+        if not (dest / path).is_file():
+            try:
+                self.client.checkout(sha, [path], dest)
+            except FileNotFoundError:
+                return {}  # scripts from before research.json was committed
+        return _read_json(dest / path) or {}
 
 
 class RepoData:
@@ -211,85 +221,23 @@ class RepoData:
         return self.client.fetch_default_branch(path, self.scratch)
 
 
-class CancelWatch(threading.Thread):
-    """Polls the issue for a maintainer's `/cancel` while a run is in flight.
-
-    Events for one issue are handled one at a time, so the `/cancel` event itself only arrives
-    after the run; this watcher is what stops the run promptly.
-    """
-
-    def __init__(self, client: Repository, number: int, on_cancel: Callable[[], None], every_s: float = 5.0):
-        super().__init__(name=f"cancel-watch-{number}", daemon=True)
-        self.client, self.number, self.on_cancel, self.every_s = client, number, on_cancel, every_s
-        self.since = datetime.now(UTC).replace(microsecond=0)
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(self.every_s):
-            try:
-                if self._requested():
-                    self.on_cancel()
-                    return
-            except Exception:  # noqa: BLE001 -- a failed poll must not kill the run; the next poll tries again
-                log.warning("could not poll #%s for /cancel", self.number)
-
-
-    def _requested(self) -> bool:
-        """A `/cancel` typed since the run started by someone the one rule (`may_run`) allows."""
-        for login, kind, body in self.client.comments_since(self.number, self.since):
-            try:
-                cancels = [c for c in parse_commands(body) if c.name == "cancel"]
-            except CommandError:
-                continue
-            if cancels and may_run(cancels[0], sender_type=kind, permission=self.client.permission(login)):
-                return True
-        return False
-
-
-class ProgressReporter:
-    """Turns train.py's JSON progress lines into status-comment updates, at most every 10 s."""
-
-    def __init__(self, on_progress: Callable[[str], None]):
-        self.on_progress, self.last = on_progress, 0.0
-
-    def __call__(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "epoch":
-            self._say(note("epoch_done", epoch=event.get("epoch"), epochs=event.get("epochs"),
-                           val_macro_f1=event.get("val_macro_f1"), elapsed=event.get("elapsed", 0)), force=True)
-        elif kind == "progress":
-            self._say(note("training_step", step=event.get("step", 0), total=event.get("total_steps") or 1,
-                           loss=event.get("loss"), elapsed=event.get("elapsed", 0)))
-        elif kind == "done":
-            self._say(note("evaluating"), force=True)
-
-    def _say(self, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self.last >= PROGRESS_EVERY_S:
-            self.last = now
-            self.on_progress(text)
-
-
 def _research_record(research: dict) -> dict:
     """What the PR keeps of the research: the inspection, baseline and estimate (not the examples)."""
     return {key: research[key] for key in ("dataset", "inspection", "baseline", "estimate", "split_rows") if key in research}
 
 
-def _run_summary(sha: str, out: Path, seconds: float, metrics: dict) -> Run:
+def _last(events: list[dict], kinds: tuple[str, ...]) -> dict:
+    return next((e for e in reversed(events) if e.get("event") in kinds), {})
+
+
+def _run_summary(sha: str, job: dict[str, str], seconds: float, cost_usd: float | None, metrics: dict) -> Run:
     """The run as the state marker keeps it; the numbers are those of the shipped predictor."""
     shipped, bl = shipped_eval(metrics), metrics.get("baseline", {})
     summary = RunSummary(shipped=shipped_key(metrics), accuracy=shipped.get("accuracy"),
                          macro_f1=shipped.get("macro_f1"), baseline_accuracy=bl.get("accuracy"),
                          baseline_macro_f1=bl.get("macro_f1"),
                          stopped_reason=metrics.get("train", {}).get("stopped_reason"))
-    return Run(sha=sha, status="succeeded", out_dir=str(out), seconds=round(seconds, 1), summary=summary)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Write atomically: a reader sees the old file or the whole new one."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data), encoding="utf-8")
-    partial.replace(path)
+    return Run(sha=sha, status="succeeded", job=job, seconds=round(seconds, 1), cost_usd=cost_usd, summary=summary)
 
 
 def _read_json(path: Path) -> dict | None:

@@ -24,7 +24,9 @@ from bot.core.events import (
     Event,
     Facts,
     IssueEvent,
+    JobNews,
     MalformedEvent,
+    PollEvent,
     PushEvent,
     parse_event,
 )
@@ -40,7 +42,8 @@ from bot.shell.ports import Repository
 from bot.shell.retry import is_transient
 
 log = logging.getLogger(__name__)
-STEP_OF = {fx.Research: "research", fx.OpenPullRequest: "smoke", fx.Train: "training", fx.Publish: "publish"}
+STEP_OF = {fx.Research: "research", fx.OpenPullRequest: "smoke", fx.Train: "training", fx.Collect: "training",
+           fx.Publish: "publish", fx.CancelRun: "cancel"}
 
 
 def warm_up() -> None:
@@ -85,8 +88,8 @@ class IssueSession:
 
     def handle(self, event: Event) -> None:
         self.state = self.client.load_state(self.number)
-        self.facts = self._facts(event)
         self._settle_dead_lease()
+        self.facts = self._facts(event)  # after settling: a lapsed lease no longer hides the job's news
         if isinstance(event, IssueEvent) and event.label in PHASE_LABELS and self.client.has_status(self.number):
             self._mirror_labels()  # a hand-added phase label is undone
         if isinstance(event, CommentEvent) and event.on_pull_request:
@@ -124,7 +127,7 @@ class IssueSession:
                 if not isinstance(effect, fx.SLOW):
                     self.execute(effect)
             if slow:
-                details = {"sha": slow[0].sha} if isinstance(slow[0], fx.Train | fx.Publish) else {}
+                details = {"sha": slow[0].sha} if isinstance(slow[0], fx.Train | fx.Collect | fx.Publish) else {}
                 self.state.lease = leases.take(STEP_OF[type(slow[0])], **details)
             try:
                 if self.state != before:
@@ -182,14 +185,13 @@ class IssueSession:
             self.client.upsert_keyed(effect.on or self.number, f"reply:{effect.key}", effect.body, edit=False)
         elif isinstance(effect, fx.Sticky):
             self.client.upsert_keyed(self.number, effect.kind, effect.body, edit=True)
-        elif isinstance(effect, fx.CancelRun):
-            self.executor.cancel()
 
     def _slow(self, effect: fx.Effect) -> fx.Outcome:
         held = self.state.lease
         runs: dict[type, Callable[[Any], fx.Outcome]] = {
             fx.Research: self.executor.research, fx.OpenPullRequest: self.executor.open_pull_request,
-            fx.Train: self.executor.train, fx.Publish: self.executor.publish}
+            fx.Train: self.executor.train, fx.Collect: self.executor.collect, fx.Publish: self.executor.publish,
+            fx.CancelRun: self.executor.cancel_run}
         run = runs[type(effect)]
         try:
             with leases.Heartbeat(self._beat):
@@ -211,8 +213,11 @@ class IssueSession:
             log.warning("could not add reaction %s on #%s", effect.content, self.number)
 
     def _facts(self, event: Event) -> Facts:
-        """Read through the API what the core must not guess: permission, the PR head and its new commits."""
+        """Read through the API what the core must not guess: permission, the PR head and its new commits,
+        and, for a poll or `/status` while a job runs, what its backend says."""
         facts = Facts(bot_login=self.settings.bot_login)
+        if isinstance(event, PollEvent):
+            return Facts(bot_login=self.settings.bot_login, job=self._job_news())
         if not isinstance(event, CommentEvent) or event.sender.type == "Bot" or not event.commands:
             return facts
         commands = event.commands
@@ -222,5 +227,18 @@ class IssueSession:
         pr, tested = self.state.pr_number, self.state.tested_sha
         if commands[0].name == "approve-train" and pr and head and tested and head != tested:
             new_commits = tuple(f"`{short(sha)}` by @{who}" for sha, who in self.client.commits_after(pr, tested))
+        job = self._job_news() if commands[0].name == "status" else None
         return Facts(bot_login=self.settings.bot_login, permission=permission, pr_head_sha=head,
-                     new_commits=new_commits)
+                     new_commits=new_commits, job=job)
+
+    def _job_news(self) -> JobNews | None:
+        """The training job's news, or None when there is no job to ask about (or its backend cannot say)."""
+        if not self.state.job or self.state.lease:
+            return None
+        try:
+            return self.executor.news(self.state.job)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("issue #%s: cannot read the job's status: %s", self.number, public_text(str(exc), self.settings))
+            return None

@@ -58,7 +58,7 @@ def test_unbalanced_quote_is_a_clear_error():
 
 
 def test_state_round_trips_through_the_hidden_marker():
-    run = Run(sha="a" * 40, status="succeeded", out_dir="/runs/a", summary=RunSummary(accuracy=0.9))
+    run = Run(sha="a" * 40, status="succeeded", summary=RunSummary(accuracy=0.9))
     state = IssueState(phase=Phase.TRAINED, approved_sha="a" * 40, run=run,
                        published=Publication("a" * 40, "acme/model", "acme/space"))
     body = encode_marker(state) + "\nvisible text"

@@ -13,7 +13,7 @@ from bot.core.state import IssueState, Phase
 README = Path(__file__).resolve().parents[2] / "README.md"
 HEAD, PUSHED = "a" * 40, "b" * 40
 PLAN = {"goal": "g", "dataset": "d", "text_column": "t", "label_column": "l", "labels": ["x", "y"]}
-RUN = Run(sha=HEAD, status="succeeded", out_dir="/x")
+RUN = Run(sha=HEAD, status="succeeded")
 # The outcomes each phase's slow step can report (research and smoke in `new`, the run in `training`,
 # publishing in `trained`), so the walk only makes moves the bot can really make.
 OUTCOMES = {

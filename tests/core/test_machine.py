@@ -2,7 +2,7 @@
 
 from bot.core import effects as fx
 from bot.core.commands import parse_commands
-from bot.core.events import Actor, CommentEvent, Facts, IssueEvent, PushEvent
+from bot.core.events import Actor, CommentEvent, Facts, IssueEvent, JobNews, PollEvent, PushEvent
 from bot.core.machine import step
 from bot.core.records import Publication, Run
 from bot.core.state import IssueState, Phase
@@ -22,8 +22,8 @@ def comment(body, login="maintainer", kind="User", cid=1, at="2026-11-30T10:05:0
                         created_at=at, commands=tuple(parse_commands(body)))
 
 
-def facts(permission="write", head=HEAD, new_commits=()):
-    return Facts(bot_login=BOT, permission=permission, pr_head_sha=head, new_commits=new_commits)
+def facts(permission="write", head=HEAD, new_commits=(), job=None):
+    return Facts(bot_login=BOT, permission=permission, pr_head_sha=head, new_commits=new_commits, job=job)
 
 
 def planned():
@@ -34,7 +34,7 @@ def planned():
 def trained():
     state = planned()
     state.phase, state.approved_sha = Phase.TRAINED, HEAD
-    state.run = Run(sha=HEAD, status="succeeded", out_dir="/tmp/x")
+    state.run = Run(sha=HEAD, status="succeeded")
     return state
 
 
@@ -127,7 +127,7 @@ def test_results_of_a_voided_run_are_not_recorded():
     state = planned()
     state.phase, state.approved_sha = Phase.TRAINING, HEAD
     state, _ = step(state, PushEvent("acme/r", 2, 1, NEW_HEAD, Actor("m")), facts())
-    state, effects = step(state, fx.Trained(HEAD, Run(sha=HEAD, status="succeeded", out_dir="/x"), {}), facts())
+    state, effects = step(state, fx.Trained(HEAD, Run(sha=HEAD, status="succeeded"), {}), facts())
     assert state.phase == Phase.PLANNED and state.run is None and effects == []
 
 
@@ -146,11 +146,39 @@ def test_plan_overrides_are_validated_and_void_approval():
     assert "unknown plan key 'rm'" in notes(effects)
 
 
-def test_cancel_during_training_stops_the_run():
+JOB = {"backend": "hf-jobs", "id": "j1", "url": "https://hf.example/jobs/j1", "artifacts": "", "sha": HEAD}
+
+
+def test_cancel_during_training_stops_the_job():
     state = planned()
-    state.phase, state.approved_sha = Phase.TRAINING, HEAD
+    state.phase, state.approved_sha, state.job = Phase.TRAINING, HEAD, JOB
     state, effects = step(state, comment("/cancel"), facts())
-    assert state.phase == Phase.CANCELLED and fx.CancelRun in kinds(effects)
+    assert state.phase == Phase.CANCELLED and fx.CancelRun(JOB) in effects and state.job is None
+
+
+def test_a_job_submitted_after_a_cancel_is_cancelled_at_once():
+    state = planned()
+    state.phase, state.approved_sha = Phase.TRAINING, HEAD  # submitting
+    state, _ = step(state, comment("/cancel"), facts())
+    state, effects = step(state, fx.RunSubmitted(HEAD, {"backend": "actions", "id": "7"}), facts())
+    assert effects == [fx.CancelRun({"backend": "actions", "id": "7"})] and state.phase == Phase.CANCELLED
+
+
+def test_polls_follow_the_job_until_it_ends_then_collect_it():
+    state = planned()
+    state.phase, state.approved_sha, state.job = Phase.TRAINING, HEAD, JOB
+    news = JobNews("running", latest={"event": "progress", "step": 5, "total_steps": 10, "loss": 1.0, "elapsed": 9})
+    state, effects = step(state, PollEvent("acme/x", 1), facts(job=news))
+    assert effects == [] and "step 5/10" in state.activity and "https://hf.example/jobs/j1" in state.activity
+    state, effects = step(state, PollEvent("acme/x", 1), facts(job=JobNews("timed_out")))
+    assert effects == [fx.Collect(HEAD, JOB)] and "timed out" in state.activity
+
+
+def test_a_poll_for_another_phase_or_without_news_changes_nothing():
+    state = planned()
+    assert step(state, PollEvent("acme/x", 1), facts(job=JobNews("succeeded"))) == (state, [])
+    state.phase, state.job = Phase.TRAINING, JOB
+    assert step(state, PollEvent("acme/x", 1), facts()) == (state, [])
 
 
 def test_retry_restarts_a_run_interrupted_by_a_bot_restart():

@@ -145,16 +145,19 @@ def trained(w, planned):
 
 
 def test_training_runs_on_exactly_the_approved_sha_and_reports(w, planned, trained):
-    run_dir = Path(trained.run.out_dir).parent
-    assert run_dir.name == trained.approved_sha == trained.head_sha and trained.approved_untested
-    assert (run_dir / "repo" / f"ml-intern/issue-{planned}" / "NOTES.md").read_text() == "maintainer was here\n"
-    out = Path(trained.run.out_dir)
+    assert trained.run.sha == trained.approved_sha == trained.head_sha and trained.approved_untested
+    job = w.settings.workdir / "jobs" / trained.run.job["id"]  # the local job's own copy of the approved commit
+    assert trained.run.job["backend"] == "local" and trained.run.cost_usd == 0.0
+    assert (job / "repo" / f"ml-intern/issue-{planned}" / "NOTES.md").read_text() == "maintainer was here\n"
+    out = job / "out"
     metrics = json.loads((out / "metrics.json").read_text())
     assert (out / "confusion_matrix.png").stat().st_size > 1000
     report = [b for b in w.bot_comments(planned) if "ml-intern:report" in b]
     assert len(report) == 1
     assert f"{100 * shipped_eval(metrics)['accuracy']:.1f} %" in report[0]
     assert "TF-IDF baseline" in report[0] and "Per-class" in report[0]
+    assert "trained on the bot's machine" in report[0] and "cost $0.00" in report[0]
+    assert str(w.settings.workdir.resolve()) not in "".join(w.bot_comments(planned))  # no server path in comments
 
 
 def test_a_push_after_training_voids_publishing(w, planned, trained):
@@ -196,11 +199,13 @@ def test_cancel_stops_a_running_training_promptly(w):
     while not w.state(issue.number).activity.startswith(("Training:", "Epoch")):
         assert time.monotonic() < deadline, "training never reported progress"
         time.sleep(1)
+    job = w.settings.workdir / "jobs" / w.state(issue.number).job["id"]
     cancelled_at = time.monotonic()
     comment(w, "maintainer", issue.number, "/cancel")
     assert time.monotonic() - cancelled_at < 90, "20 epochs would take minutes; /cancel must stop them"
     state = w.state(issue.number)
     assert state.phase == Phase.CANCELLED and state.run is None
     assert "Cancelled" in replies(w, issue.number)
-    out = Path(w.settings.workdir).rglob(f"issue-{issue.number}/runs/*/out/metrics.json")
-    assert not list(out)
+    assert "billing stopped" in w.status_body(issue.number)
+    assert json.loads((job / "result.json").read_text())["status"] == "cancelled"
+    assert not (job / "out" / "metrics.json").exists()

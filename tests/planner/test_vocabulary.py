@@ -23,7 +23,7 @@ TYPED = {
     "dataset_revision": ("v1.0", "v1.0"), "label": ("intent", "intent"), "text": ("instruction", "instruction"),
     "model": ("org/model-1", "org/model-1"), "epochs": ("2", 2), "lr": ("2e-5", 2e-5), "batch_size": ("64", 64),
     "max_length": ("128", 128), "seed": ("7", 7), "rows": ("500", 500), "budget": ("4", 4.0),
-    "hardware": ("actions-cpu", "actions-cpu"), "class_weights": ("yes", True), "ensemble": ("off", False),
+    "hardware": ("actions-cpu", "actions-cpu"), "max_cost_usd": ("2.5", 2.5), "class_weights": ("yes", True), "ensemble": ("off", False),
     "early_stopping_patience": ("0", 0), "threads": ("2", 2),
 }
 
@@ -54,18 +54,20 @@ def test_bounds_are_read_from_the_plan_field(key):
 
 
 def test_choices_come_from_the_plan_field():
-    assert BY_FIELD["hardware"].choices == ("local-cpu", "actions-cpu", "hf-cpu-basic", "hf-t4-small", "hf-a10g-small")
+    assert BY_FIELD["hardware"].choices == ("local-cpu", "actions-cpu", "hf-cpu-basic", "hf-t4-small", "hf-a10g-small",
+                                            "hf-a100-large")
     assert BY_FIELD["hardware"].allowed.startswith("one of `local-cpu`, `actions-cpu`")
 
 
 @pytest.mark.parametrize("name", list(TYPED))
 def test_each_key_comes_back_typed_and_json_serialisable(name):
     text, expected = TYPED[name]
-    out = normalize_overrides({name: text})
+    normalize = read_config if vocabulary.lookup(name).config_only else normalize_overrides
+    out = normalize({name: text})
     field = vocabulary.lookup(name).field
     assert out == {field: expected} and type(out[field]) is type(expected)
     assert json.loads(json.dumps(out)) == out
-    assert normalize_overrides(out) == out, "normalising twice changes nothing (the state stores the result)"
+    assert normalize(out) == out, "normalising twice changes nothing (the state stores the result)"
     Plan.model_validate({**_plan_fields(), **out})  # what passed the vocabulary passes the Plan
 
 
@@ -104,8 +106,9 @@ def test_none_clears_an_optional_key():
                     "number ≥ 10 and ≤ 10,000,000, or `none`")),
     ({"class_weights": "maybe"}, ("`class_weights=maybe` is not true or false; `class_weights` (weight the loss by "
                                  "inverse class frequency) must be `true` or `false` (also yes/no, on/off, 1/0)")),
-    ({"hardware": "gpu"}, ("`hardware=gpu` is not allowed; `hardware` (where training runs; its measured speed sets "
-                          "the time estimate) must be one of `local-cpu`, `actions-cpu`")),
+    ({"hardware": "gpu"}, ("`hardware=gpu` is not allowed; `hardware` (where training runs: this machine, GitHub "
+                          "Actions, or a Hugging Face Jobs flavor, billed by the minute) must be one of `local-cpu`, "
+                          "`actions-cpu`")),
     ({"model": "not a model"}, ("`model=not a model` is not valid; `model` (the model to fine-tune) must be a Hub "
                                "model ID like `owner/name`")),
     ({"label": "a$b"}, "`label=a$b` is not valid; `label` (the column holding the class) must be a column name"),
@@ -207,8 +210,11 @@ def _no_io(*args, **kwargs):
 
 
 def test_the_config_file_accepts_every_key_that_plan_accepts_in_the_same_words():
-    raw = {name: text for name, (text, _) in TYPED.items()}
+    raw = {name: text for name, (text, _) in TYPED.items() if not vocabulary.lookup(name).config_only}
     assert read_config(raw) == normalize_overrides(raw)
+    assert read_config({**raw, "max_cost_usd": "2.5"}) == {**normalize_overrides(raw), "max_cost_usd": 2.5}
+    with pytest.raises(ValueError, match="`max_cost_usd` can only be set in `.github/ml-intern.yml`"):
+        normalize_overrides({"max_cost_usd": "1000"})  # spending is never raised by a comment
     typed_yaml = {"epochs": 3, "lr": 0.0001, "class_weights": True, "rows": None, "budget_minutes": 4,
                   "max_length": 96.0, "dataset_revision": 2024}
     assert read_config(typed_yaml) == {"epochs": 3, "learning_rate": 1e-4, "class_weights": True,

@@ -19,7 +19,8 @@ HEAD = "c" * 40
 def _report(out, metrics) -> tuple[IssueState, str]:
     """The state and the report comment after a run of HEAD finished with these metrics."""
     state = IssueState(phase=Phase.TRAINING, approved_sha=HEAD, head_sha=HEAD, pr_number=2)
-    event = fx.Trained(HEAD, _run_summary(HEAD, out, 42.0, metrics), metrics)
+    job = {"backend": "local", "id": "j1", "url": "", "artifacts": "local job j1"}
+    event = fx.Trained(HEAD, _run_summary(HEAD, job, 42.0, 0.0, metrics), metrics)
     state, effects = step(state, event, Facts(bot_login="ml-intern[bot]", permission="write", pr_head_sha=HEAD))
     (sticky,) = [e for e in effects if isinstance(e, fx.Sticky)]
     return state, sticky.body

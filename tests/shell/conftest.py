@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-import runners.local
 from bot.config import Settings
 from bot.core import effects as fx
-from bot.shell import handler
+from bot.shell import executor, handler
 from bot.shell.executor import Executor
 from bot.writing import smoke
 from tests.shell.fake_github import FakeRepository
-from tests.shell.support import BOT, MAINTAINER, PLAN, READER, RESEARCH, FakeRunner, labeled
+from tests.shell.support import BOT, MAINTAINER, PLAN, READER, RESEARCH, FakeBackend, labeled
 
 Deliver = Callable[[tuple[str, dict]], None]
 
@@ -46,13 +45,13 @@ class SlowSteps:
     researched: list[fx.Research] = field(default_factory=list)
     research_error: Exception | None = None
     smoke_tests: int = 0
-    runner: FakeRunner = field(default_factory=FakeRunner)
+    backend: FakeBackend = field(default_factory=FakeBackend)
     during_research: Callable[[], Any] | None = None
 
 
 @pytest.fixture
 def slow(monkeypatch) -> SlowSteps:
-    """Research returns PLAN, the smoke test passes, training runs FakeRunner; the PR is opened for real."""
+    """Research returns PLAN, the smoke test passes, training jobs go to FakeBackend; the PR is opened for real."""
     steps = SlowSteps()
 
     def research(self: Executor, effect: fx.Research) -> fx.Outcome:
@@ -70,7 +69,7 @@ def slow(monkeypatch) -> SlowSteps:
 
     monkeypatch.setattr(Executor, "research", research)
     monkeypatch.setattr(smoke, "smoke_test", smoke_test)
-    monkeypatch.setattr(runners.local, "LocalRunner", steps.runner)
+    monkeypatch.setattr(executor, "backend_named", lambda *_args: steps.backend)
     return steps
 
 

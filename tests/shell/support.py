@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core.records import checked_metrics
 from bot.planner.schema import Plan
-from runners.base import RunResult
+from runners.base import JobRef, JobStatus, RunRequest
 from tests.shell.fake_github import FakeRepository
 
 REPO, BOT = "acme/support-bot", "ml-intern[bot]"
@@ -58,33 +58,37 @@ METRICS = checked_metrics({
 })
 
 
-def finished_run(run_dir: Path, status: str = "succeeded", metrics: dict | None = METRICS) -> None:
-    """What `Executor.train` leaves when a run ends: out/metrics.json, then result.json."""
-    (run_dir / "out").mkdir(parents=True, exist_ok=True)
-    if metrics is not None:
-        (run_dir / "out" / "metrics.json").write_text(json.dumps(metrics))
-    (run_dir / "result.json").write_text(json.dumps({"status": status, "seconds": 3.0, "log_tail": "done"}))
+class FakeBackend:
+    """Stands in for a training backend (runners.base.Backend): records what it was given, never trains.
 
+    `stage` is what `status` answers; `events` the progress lines it reports; `fetch` writes `metrics`.
+    """
 
-class FakeRunner:
-    """Stands in for runners.local.LocalRunner: records the files it was given, writes metrics.json, never trains."""
+    name = "local"
 
-    def __init__(self, status: str = "succeeded"):
-        self.status = status
+    def __init__(self) -> None:
+        self.stage, self.metrics, self.cost = "running", METRICS, 0.0
+        self.events: list[dict] = []
         self.runs: list[dict[str, str]] = []
+        self.cancelled: list[str] = []
 
-    def __call__(self) -> FakeRunner:  # `LocalRunner()` in Executor.train
-        return self
-
-    def cancel(self) -> None:
-        pass
-
-    def run(self, src: Path, out: Path, *, budget_s: float, on_progress=None, env=None) -> RunResult:
+    def submit(self, request: RunRequest) -> JobRef:
+        src = request.source / request.folder
         self.runs.append({name: (src / name).read_text() for name in ("train.py", "config.yaml")})
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(METRICS))
-        return RunResult(ok=self.status == "succeeded", status=self.status, out_dir=out,  # type: ignore[arg-type]
-                         metrics=METRICS, log_tail="epoch 1/1", seconds=3.0)
+        return JobRef(backend=self.name, id=f"job{len(self.runs)}", url=f"https://jobs.example/{len(self.runs)}")
+
+    def status(self, job: JobRef) -> JobStatus:
+        return JobStatus(stage=self.stage, seconds=3.0, cost_usd=self.cost, events=list(self.events),  # type: ignore[arg-type]
+                         message="Job timeout after 600s" if self.stage == "timed_out" else "", log_tail="epoch 1/1")
+
+    def cancel(self, job: JobRef) -> None:
+        self.cancelled.append(job.id)
+        self.stage = "cancelled"
+
+    def fetch(self, job: JobRef, dest: Path) -> Path:
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / "metrics.json").write_text(json.dumps(self.metrics))
+        return dest
 
 
 # --- webhook payloads, as GitHub sends them --------------------------------------------------------
@@ -127,3 +131,8 @@ def pushed(github: FakeRepository, pr: int, files: dict[str, str], sender: str =
     return "pull_request", {"action": "synchronize", "number": pr,
                             "pull_request": {"number": pr, "head": {"ref": branch, "sha": sha}},
                             **_common(sender, "User")}
+
+
+def polled(number: int) -> tuple[str, dict]:
+    """The job watcher's poll for issue `number` (`ml-intern-bot serve` queues one every few seconds)."""
+    return "ml_intern_poll", {"repository": {"full_name": REPO}, "issue": {"number": number}}

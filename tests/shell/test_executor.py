@@ -1,17 +1,14 @@
-"""The Executor (bot/shell/executor.py) against the in-memory repository, with the ML stubbed: what it
-pushes, what it checks out, what it keeps on disk before reporting, and who may stop a run."""
+"""The Executor (bot/shell/executor.py) against the in-memory repository, with the ML and the training
+backend stubbed: what it pushes, what it submits, how it reads an ended job, and how it stops one."""
 
 from __future__ import annotations
-
-import json
-from datetime import timedelta
 
 import pytest
 
 from bot.core import effects as fx
-from bot.errors import Interrupted
-from bot.shell.executor import RESULT_FILE, CancelWatch, Executor, RepoData, branch_for, folder_for
-from tests.shell.support import BOT, MAINTAINER, PLAN, READER, REPO, RESEARCH
+from bot.core.records import MetricsError
+from bot.shell.executor import Executor, RepoData, branch_for, folder_for
+from tests.shell.support import MAINTAINER, METRICS, PLAN, READER, REPO, RESEARCH
 
 
 @pytest.fixture
@@ -46,31 +43,54 @@ def test_a_failed_smoke_test_pushes_nothing(github, executor, monkeypatch):
     assert branch_for(executor.number) not in github.branches and not github.pulls
 
 
-def test_training_checks_out_the_approved_commit_not_the_branch_tip(github, executor, slow):
+def test_training_submits_the_approved_commit_not_the_branch_tip(github, executor, slow):
     sha, folder = opened(executor).head_sha, folder_for(executor.number)
     github.commit(branch_for(executor.number), {f"{folder}/train.py": "print('pushed later')\n"}, author=READER)
     outcome = executor.train(fx.Train(sha, PLAN))
-    assert isinstance(outcome, fx.Trained) and outcome.sha == sha
+    assert isinstance(outcome, fx.RunSubmitted) and outcome.sha == sha
+    assert outcome.job == {"backend": "local", "id": "job1", "url": "https://jobs.example/1", "artifacts": ""}
     tree = github.commits[sha].tree
-    assert slow.runner.runs == [{"train.py": tree[f"{folder}/train.py"], "config.yaml": tree[f"{folder}/config.yaml"]}]
-    record = json.loads((executor.run_dir(sha) / RESULT_FILE).read_text())
-    assert record["status"] == "succeeded"  # kept on disk before it is reported
+    assert slow.backend.runs == [{"train.py": tree[f"{folder}/train.py"], "config.yaml": tree[f"{folder}/config.yaml"]}]
 
 
-@pytest.mark.parametrize(("status", "outcome"), [("cancelled", fx.Stopped), ("failed", fx.StepFailed)])
-def test_a_run_that_did_not_succeed_is_reported_as_such(github, executor, slow, status, outcome):
+def test_an_ended_job_is_collected_with_its_metrics_and_cost(github, executor, slow):
     sha = opened(executor).head_sha
-    slow.runner.status = status
-    assert isinstance(executor.train(fx.Train(sha, PLAN)), outcome)
-    assert isinstance(executor.recover({"step": "training", "sha": sha}, None), outcome)
+    job = executor.train(fx.Train(sha, PLAN)).job
+    slow.backend.stage, slow.backend.cost = "succeeded", 0.0125
+    outcome = executor.collect(fx.Collect(sha, job))
+    assert isinstance(outcome, fx.Trained) and outcome.run.job == job and outcome.run.cost_usd == 0.0125
+    assert outcome.run.summary.macro_f1 == METRICS["finetuned"]["macro_f1"]
 
 
-def test_a_run_stopped_by_shutdown_raises_and_is_not_recovered(github, executor, slow):
+@pytest.mark.parametrize(("stage", "words"), [
+    ("failed", "exited with an error"),
+    ("timed_out", ("past its time budget plus the evaluation allowance and was stopped (Job timeout after 600s). "
+                   "Billing stopped; the job cost $0.0125")),
+    ("cancelled", "cancelled outside the bot"),
+])
+def test_a_job_that_did_not_succeed_is_a_training_failure_that_says_why(github, executor, slow, stage, words):
     sha = opened(executor).head_sha
-    slow.runner.status = "interrupted"
-    with pytest.raises(Interrupted):
-        executor.train(fx.Train(sha, PLAN))
-    assert executor.recover({"step": "training", "sha": sha}, None) is None
+    job = executor.train(fx.Train(sha, PLAN)).job
+    slow.backend.stage, slow.backend.cost = stage, 0.0125
+    outcome = executor.collect(fx.Collect(sha, job))
+    assert isinstance(outcome, fx.StepFailed) and outcome.step == "training" and words in outcome.message
+    assert outcome.log_tail == "epoch 1/1"
+
+
+def test_metrics_that_break_the_contract_are_refused_by_name(github, executor, slow):
+    sha = opened(executor).head_sha
+    job = executor.train(fx.Train(sha, PLAN)).job
+    slow.backend.stage, slow.backend.metrics = "succeeded", {"dataset": "x"}
+    with pytest.raises(MetricsError, match="model"):
+        executor.collect(fx.Collect(sha, job))
+
+
+def test_cancelling_a_job_waits_for_its_backend_to_confirm(github, executor, slow):
+    sha = opened(executor).head_sha
+    job = executor.train(fx.Train(sha, PLAN)).job
+    outcome = executor.cancel_run(fx.CancelRun(job))
+    assert slow.backend.cancelled == ["job1"]
+    assert outcome == fx.JobEnded("job1", "cancelled", 3.0, 0.0)
 
 
 def test_repository_data_is_read_from_the_default_branch(github, executor, tmp_path):
@@ -80,16 +100,3 @@ def test_repository_data_is_read_from_the_default_branch(github, executor, tmp_p
     fetched = data.fetch("data/tickets.csv")
     assert fetched is not None and fetched.read_text() == "text,label\nhi,a\n"
     assert data.fetch("data/only-here.csv") is None
-
-
-def test_only_a_cancel_from_someone_with_write_permission_stops_a_run(github):
-    issue = github.open_issue("Label tickets")
-    watch = CancelWatch(github, issue, lambda: None)
-    early = github.add_comment(issue, MAINTAINER, "/cancel")
-    early.created_at = watch.since - timedelta(seconds=5)  # typed before the run started
-    github.add_comment(issue, READER, "/cancel")
-    github.add_comment(issue, BOT, "/cancel", type="Bot")
-    github.add_comment(issue, MAINTAINER, "```\n/cancel\n```")  # code is never a command
-    assert not watch._requested()
-    github.add_comment(issue, MAINTAINER, "Stop, please.\n/cancel")
-    assert watch._requested()

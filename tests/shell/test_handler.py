@@ -14,12 +14,12 @@ from bot.core.routing import pr_marker
 from bot.core.state import IssueState, Phase
 from bot.errors import UserError
 from bot.shell import lease as leases
-from bot.shell.executor import Executor, branch_for, folder_for
+from bot.shell.executor import branch_for, folder_for
 from bot.shell.github import StaleState
 from bot.shell.handler import IssueSession
 from bot.shell.ports import Repository
 from tests.shell.fake_github import FakeRepository
-from tests.shell.support import MAINTAINER, METRICS, READER, REPO, commented, finished_run, labeled, pushed
+from tests.shell.support import MAINTAINER, READER, REPO, commented, labeled, polled, pushed
 
 _: type[Repository] = FakeRepository  # the fake keeps the port (checked when mypy reads this file)
 
@@ -50,12 +50,17 @@ def test_an_issue_goes_from_label_to_report_with_one_comment_of_each_kind(github
     assert len(github.bot_comments(issue, "plan")) == 1 and github.labels(issue) == {"ml-intern", "ml-intern:planned"}
 
     deliver(commented(github, issue, "/approve-train", sender=READER))  # read permission: refused, nothing runs
-    assert "needs write" in replies(github, issue)[-1] and not slow.runner.runs
+    assert "needs write" in replies(github, issue)[-1] and not slow.backend.runs
 
     deliver(commented(github, issue, "/approve-train"))
     state = github.stored_state(issue)
+    assert state.phase == Phase.TRAINING and state.job and state.job["id"] == "job1" and state.lease is None
+    assert "[watch the job](https://jobs.example/1)" in github.status_body(issue)
+    assert slow.backend.runs[0]["train.py"] == github.commits[state.tested_sha].tree[f"{folder_for(issue)}/train.py"]
+    slow.backend.stage = "succeeded"
+    deliver(polled(issue))
+    state = github.stored_state(issue)
     assert state.phase == Phase.TRAINED and state.run and state.run.sha == state.tested_sha and state.lease is None
-    assert slow.runner.runs[0]["train.py"] == github.commits[state.tested_sha].tree[f"{folder_for(issue)}/train.py"]
     report = github.bot_comments(issue, f"report:{state.tested_sha}")
     assert len(report) == 1 and "Training report" in report[0].body
     assert github.labels(issue) == {"ml-intern", "ml-intern:trained"}
@@ -67,9 +72,9 @@ def test_a_push_by_a_person_makes_a_bare_approval_name_the_new_commit_and_its_au
     deliver(pushed(github, pr, {f"{folder_for(issue)}/train.py": "print('mine')\n"}, sender=READER))
     deliver(commented(github, issue, "/approve-train"))
     head = github.branches[branch_for(issue)]
-    assert f"`{head[:7]}` by @{READER}" in replies(github, issue)[-1] and not slow.runner.runs
+    assert f"`{head[:7]}` by @{READER}" in replies(github, issue)[-1] and not slow.backend.runs
     deliver(commented(github, issue, f"/approve-train {head[:7]}"))
-    assert slow.runner.runs[0]["train.py"] == "print('mine')\n"
+    assert slow.backend.runs[0]["train.py"] == "print('mine')\n"
     assert github.stored_state(issue).approved_untested
 
 
@@ -151,29 +156,59 @@ def test_a_live_lease_elsewhere_is_left_alone(github, deliver, settings, planned
     assert state.lease == lease and state.interrupted is None
 
 
-def test_a_finished_run_on_disk_is_reported_instead_of_trained_again(github, deliver, settings, planned, slow):
+def test_a_running_job_shows_its_progress_and_status_answers_with_it(github, deliver, planned, slow):
     issue, _ = planned
-    sha = github.stored_state(issue).tested_sha
-    seed(github, settings, issue, phase=Phase.TRAINING, approved_sha=sha, lease=_lease("training", sha=sha))
-    finished_run(Executor(github, settings, REPO, issue, print).run_dir(sha))
+    deliver(commented(github, issue, "/approve-train"))
+    slow.backend.events = [{"event": "epoch", "epoch": 1, "epochs": 3, "val_macro_f1": 0.71, "elapsed": 60},
+                           {"event": "progress", "step": 40, "total_steps": 90, "loss": 0.52, "elapsed": 75}]
+    deliver(polled(issue))
+    assert "step 40/90 (44 %), loss 0.520" in github.status_body(issue)
+    assert "Epoch 1/3 done: validation macro-F1 0.710" in github.status_body(issue)
+    slow.backend.events.append({"event": "progress", "step": 60, "total_steps": 90, "loss": 0.4, "elapsed": 99})
     deliver(commented(github, issue, "/status", sender=READER))
-    state = github.stored_state(issue)
-    assert state.phase == Phase.TRAINED and state.run and state.run.sha == sha and not slow.runner.runs
-    assert state.run.summary.macro_f1 == METRICS["finetuned"]["macro_f1"] and state.interrupted is None
-    assert len(github.bot_comments(issue, f"report:{sha}")) == 1
+    assert "step 60/90" in replies(github, issue)[-1] and github.stored_state(issue).phase == Phase.TRAINING
 
 
-def test_a_run_that_finished_while_github_was_down_is_reported_when_it_answers(github, deliver, planned, slow):
+def test_a_job_that_ended_while_github_was_down_is_reported_once_it_answers(github, deliver, planned, slow):
     issue, _ = planned
+    deliver(commented(github, issue, "/approve-train"))
+    slow.backend.stage = "succeeded"
     github.fail("upsert_keyed", "connection")  # GitHub is down when the report is posted
-    approval = commented(github, issue, "/approve-train")
     with pytest.raises(requests.ConnectionError):
-        deliver(approval)
-    assert github.stored_state(issue).phase == Phase.TRAINING and len(slow.runner.runs) == 1
-    deliver(approval)  # the queue retries: the run on disk is reported, not trained again
+        deliver(polled(issue))
+    deliver(polled(issue))  # the queue retries; or the next poll comes
     state = github.stored_state(issue)
-    assert state.phase == Phase.TRAINED and len(slow.runner.runs) == 1
+    assert state.phase == Phase.TRAINED and len(slow.backend.runs) == 1
     assert len(github.bot_comments(issue, f"report:{state.run.sha}")) == 1
+
+
+def test_a_collect_cut_short_is_collected_again_by_the_next_poll(github, deliver, settings, planned, slow):
+    issue, _ = planned
+    deliver(commented(github, issue, "/approve-train"))
+    seed(github, settings, issue, lease=_lease("training", sha="a" * 40))  # the collecting worker died
+    slow.backend.stage = "succeeded"
+    deliver(polled(issue))  # its lease reads dead: interrupted, then the job is followed again
+    state = github.stored_state(issue)
+    assert state.phase == Phase.TRAINED and state.interrupted is None and len(slow.backend.runs) == 1
+
+
+def test_cancel_stops_the_job_and_the_status_says_billing_stopped(github, deliver, planned, slow):
+    issue, _ = planned
+    deliver(commented(github, issue, "/approve-train"))
+    deliver(commented(github, issue, "/cancel"))
+    state = github.stored_state(issue)
+    assert slow.backend.cancelled == ["job1"] and state.phase == Phase.CANCELLED and state.job is None
+    assert "The training job stopped after 3 s; billing stopped (it cost $0.00)." in github.status_body(issue)
+    deliver(polled(issue))  # a late poll changes nothing
+    assert github.stored_state(issue).phase == Phase.CANCELLED
+
+
+def test_a_push_during_training_cancels_the_job(github, deliver, planned, slow):
+    issue, pr = planned
+    deliver(commented(github, issue, "/approve-train"))
+    deliver(pushed(github, pr, {f"{folder_for(issue)}/train.py": "print('mine')\n"}, sender=READER))
+    state = github.stored_state(issue)
+    assert slow.backend.cancelled == ["job1"] and state.phase == Phase.PLANNED and state.job is None
 
 
 @pytest.mark.parametrize("method, error, when", [("save_status", "500", "after"),
@@ -190,13 +225,13 @@ def test_a_lease_stored_by_a_save_that_then_failed_does_not_hold_the_issue(githu
     assert github.stored_state(issue).phase == Phase.PLANNED and len(slow.researched) == 1
 
 
-def test_a_recovered_run_whose_metrics_break_the_contract_becomes_a_failure(github, deliver, settings, planned):
+def test_an_ended_job_whose_metrics_break_the_contract_becomes_a_failure(github, deliver, planned, slow):
     issue, _ = planned
-    sha = github.stored_state(issue).tested_sha
-    seed(github, settings, issue, phase=Phase.TRAINING, approved_sha=sha, lease=_lease("training", sha=sha))
-    finished_run(Executor(github, settings, REPO, issue, print).run_dir(sha), metrics={"dataset": "x"})
-    deliver(commented(github, issue, "/status", sender=READER))
-    assert github.stored_state(issue).phase == Phase.FAILED
+    deliver(commented(github, issue, "/approve-train"))
+    slow.backend.stage, slow.backend.metrics = "succeeded", {"dataset": "x"}
+    deliver(polled(issue))
+    state = github.stored_state(issue)
+    assert state.phase == Phase.FAILED and state.failed_step == "training" and "metrics.json" in (state.error or "")
 
 
 # --- failures in slow steps ---------------------------------------------------------------------
@@ -284,7 +319,7 @@ def test_a_comment_on_the_bots_pr_is_answered_on_the_pr(github, deliver, planned
     assert len(replies(github, pr)) == 1 and len(replies(github, issue)) == before
     assert not github.bot_comments(pr, "state")  # the state stays on the issue
     deliver(commented(github, pr, "/approve-train"))  # from the PR, with the goal read from the issue
-    assert github.stored_state(issue).phase == Phase.TRAINED
+    assert github.stored_state(issue).phase == Phase.TRAINING and slow.backend.runs
     assert github.threads[pr].comments[-1].reactions == {(github.bot_login, "+1")}
 
 

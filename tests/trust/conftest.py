@@ -174,7 +174,7 @@ class World:
         self.bot = Bot(root / "bot", cli_env(
             GITHUB_TOKEN=self.tokens[BOT], GITHUB_API_URL=self.forge.api_url, GITHUB_WEBHOOK_SECRET=SECRET,
             ML_INTERN_BOT_LOGIN=BOT, ML_INTERN_WORKDIR=str(root / "bot"), ML_INTERN_DATA_DIR=str(data_dir),
-            ML_INTERN_RETRY_BASE_S="0.5",
+            ML_INTERN_RETRY_BASE_S="0.5", ML_INTERN_POLL_S="1",
         ))  # no HF_HOME: serve lays the packaged model out itself, as on a fresh clone
         self.forge.cli("hook", "add", "--url", f"{self.bot.url}/webhook", "--secret", SECRET)
         self._clients: dict[str, Github] = {}
@@ -245,8 +245,14 @@ class World:
                           timeout, f"#{number} to show '{prefix}'", every=0.3)
 
     def close(self) -> None:
+        from runners.base import JobRef
+        from runners.local_jobs import LocalBackend
+
         if self.bot.proc and self.bot.proc.poll() is None:
             self.bot.kill(signal.SIGTERM)
+        jobs = LocalBackend(self.root / "bot" / "jobs")  # local jobs outlive the bot: stop what is left
+        for folder in (self.root / "bot" / "jobs").glob("*"):
+            jobs.cancel(JobRef("local", folder.name))
         self.forge.stop()
 
 
