@@ -1,7 +1,13 @@
-"""`ml-intern-bot demo`: the origin story, played on the local forge, step by step."""
+"""`ml-intern-bot demo`: the origin story, played on the local forge and the local Hub, step by step.
+
+The demo's Hugging Face Hub is the local one (`bot/hub/`, under `WORKDIR/hub`): it holds the default
+model, runs HF Jobs, and receives the published model and Space through `HfApi`, so the whole loop uses
+the real client offline. `ml-intern-bot hub --root WORKDIR/hub` serves it again afterwards.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -47,35 +53,42 @@ def choose_dataset(dataset: str | None, online: bool) -> str:
                     "ML_INTERN_DATA_DIR to a folder holding bitext/bitext.csv.")
 
 
-def run_demo(dataset: str | None, workdir: Path, serve: bool = False) -> int:
-    from bot.research.data import hub_reachable
-
+def run_demo(dataset: str | None, workdir: Path, serve: bool = False, runner: str = "local") -> int:
     started = time.monotonic()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    online = os.environ.get("HF_HUB_OFFLINE") != "1" and hub_reachable()
     try:
-        dataset = choose_dataset(dataset, online)
+        dataset = choose_dataset(dataset, online=False)
+        _fresh_process()
     except DemoError as exc:
         say(f"error: {exc}")
         return 2
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    from bot.offline import prepare_offline
-
-    prepare_offline(workdir / "hf-home", online)
-    say(f"ml-intern-bot demo: the origin story on a local forge ({'online' if online else 'offline'})")
+    say(f"ml-intern-bot demo: the origin story on a local forge and a local Hub (training on {runner})")
     say(f"data set: {dataset}")
+    from bot.playground.serving import free_port
     from bot.playground.world import world
 
-    with world(workdir, dataset, DEMO_PLAN) as w:
+    port = free_port()  # huggingface_hub reads HF_ENDPOINT once, at import: set it before anything imports it
+    os.environ.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HOME=str(workdir / "hf-home"),
+                      HF_HUB_DISABLE_PROGRESS_BARS="1")
+    with world(workdir, dataset, DEMO_PLAN, runner=runner, hub_port=port) as w:
         number = _play(w)
-        _finish(w, number, workdir, started)
+        _finish(w, number, workdir, started, runner)
         if serve:
             say("\nServing the forge's web view; press Ctrl-C to stop.")
             with _suppress_interrupt():
                 while True:
                     time.sleep(3600)
     return 0
+
+
+def _fresh_process() -> None:
+    """The demo points huggingface_hub at the local Hub, which it reads once, at import."""
+    if "huggingface_hub" in sys.modules:
+        raise DemoError("run the demo in a process of its own (`ml-intern-bot demo`): huggingface_hub is already "
+                        "imported here, so it cannot be pointed at the demo's local Hub")
+    os.environ.pop("HF_HUB_OFFLINE", None)  # offline mode refuses even the local Hub
 
 
 def _play(w) -> int:
@@ -108,24 +121,34 @@ def _maintainer(w, number: int, phase: str, act):
     return state
 
 
-def _finish(w, number: int, workdir: Path, started: float) -> None:
+def _finish(w, number: int, workdir: Path, started: float, runner: str) -> None:
     state = w.state(number)
-    space = Path(state.published.space)
-    label = _probe_space(space)
+    model_id, space_id = (url.split("/", 3)[-1].removeprefix("spaces/") for url in (state.published.model,
+                                                                                  state.published.space))
+    label = _probe_space(w.hub_url, space_id, workdir / "space-probe")
+    job = state.run.job
     say(f"\nDone in {time.monotonic() - started:.0f} s. Where everything is:")
     say(f"issue:  {w.forge_url}/acme/support-bot/issues/{number}", indent=2)
     say(f"PR:     {w.forge_url}/acme/support-bot/pull/{state.pr_number}", indent=2)
-    say(f"run:    {state.run.out_dir}  (metrics.json, report.md, confusion_matrix.png)", indent=2)
+    say(f"run:    {job.get('url') or job.get('artifacts')} (metrics.json, report.md, confusion_matrix.png)", indent=2)
     say(f"model:  {state.published.model}", indent=2)
-    say(f"Space:  {space}   run it with: python {space / 'app.py'}", indent=2)
+    say(f"Space:  {state.published.space}", indent=2)
     say(f"The Space labels {PROBE!r} as {label}.", indent=2)
     say(f"Reopen the web view later: ml-intern-bot forge --root {workdir / 'forge'}", indent=2)
+    say(f"Serve the model again:     ml-intern-bot hub --root {workdir / 'hub'}", indent=2)
+    summary = state.run.summary
+    print(json.dumps({"issue": number, "pr": state.pr_number, "runner": runner, "model": model_id, "space": space_id,
+                      "shipped": summary.shipped, "accuracy": summary.accuracy, "macro_f1": summary.macro_f1,
+                      "cost_usd": state.run.cost_usd, "probe": label}), flush=True)
 
 
-def _probe_space(space: Path) -> str:
-    """Load the published Space's app and ask it about a refund, as a visitor would."""
+def _probe_space(endpoint: str, space_id: str, folder: Path) -> str:
+    """Download the published Space from the Hub and ask its app about a refund, as a visitor would."""
     import runpy
 
+    from huggingface_hub import snapshot_download
+
+    space = Path(snapshot_download(space_id, repo_type="space", endpoint=endpoint, local_dir=folder))
     cwd = os.getcwd()
     sys.path.insert(0, str(space))
     try:

@@ -191,12 +191,9 @@ class Executor:
 
     def _outputs(self, run: Run) -> Path:
         """The run's outputs on this machine, fetched from its job's backend when this runner is new."""
-        out = self.run_dir(run.sha) / "out"
-        if not (out / "metrics.json").is_file():
-            if not run.job:
-                raise UserError(note("artifacts_missing", sha=run.sha))
-            self.backend(run.job["backend"]).fetch(JobRef.from_dict(run.job), out)
-        return out
+        if not run.job:
+            raise UserError(note("artifacts_missing", sha=run.sha))
+        return self.backend(run.job["backend"]).fetch(JobRef.from_dict(run.job), self.run_dir(run.sha) / "out")
 
     def _research(self, sha: str) -> dict:
         """The plan's evidence committed with the scripts (research.json), read at the trained commit."""
