@@ -32,32 +32,36 @@ def say(text: str = "", *, indent: int = 0) -> None:
     print(" " * indent + text, flush=True)
 
 
-def choose_dataset(dataset: str | None, online: bool) -> str:
-    """--dataset as given, else the Hub's Bitext when online, else the local copy in ../shared/data."""
+def choose_dataset(dataset: str | None) -> str:
+    """--dataset as given (a catalogued Hub ID means its local copy: the demo's Hub is the local one, which
+    holds models, not data sets), else the local copy of Bitext in ../shared/data."""
+    from bot.research.data import catalog_entry, default_data_dirs
+
     if dataset:
         local = Path(dataset).expanduser()
-        if ("/" in dataset and not local.exists() and (dataset.startswith((".", "/", "~")) or
-                                                         dataset.endswith((".csv", ".parquet", ".jsonl")))):
-            raise DemoError(f"--dataset {dataset}: no such file. Pass a Hub ID or a CSV/Parquet/JSONL path.")
-        return str(local.resolve()) if local.exists() else dataset
-    if online:
-        return BITEXT_HUB_ID
-    from bot.research.data import default_data_dirs
-
+        if local.exists():
+            return str(local.resolve())
+        entry = catalog_entry(dataset)
+        if entry is None:
+            raise DemoError(f"--dataset {dataset}: no such file, and not a catalogued Hub data set (see "
+                            "../shared/data/README.md). Pass a CSV/Parquet/JSONL path or a catalogued Hub ID.")
+        dataset = entry["hub_id"]
+    entry = catalog_entry(dataset or BITEXT_HUB_ID) or {}
     for directory in default_data_dirs():
-        candidate = Path(directory) / "bitext" / "bitext.csv"
-        if candidate.exists():
+        candidate = Path(directory) / str(entry.get("path", ""))
+        if entry.get("path") and candidate.exists():
             return str(candidate.resolve())
-    raise DemoError("No data set found: the Hub is unreachable and ../shared/data/bitext/bitext.csv is missing. "
-                    "Run with --dataset PATH_TO.csv (columns: a text column and a label column), or set "
-                    "ML_INTERN_DATA_DIR to a folder holding bitext/bitext.csv.")
+    raise DemoError(f"No local copy of {dataset or BITEXT_HUB_ID} found in ML_INTERN_DATA_DIR "
+                    f"({os.pathsep.join(map(str, default_data_dirs())) or 'unset'}). Run with --dataset PATH_TO.csv "
+                    "(a text column and a label column), or set ML_INTERN_DATA_DIR to the folder holding "
+                    f"{entry.get('path', 'bitext/bitext.csv')}.")
 
 
 def run_demo(dataset: str | None, workdir: Path, serve: bool = False, runner: str = "local") -> int:
     started = time.monotonic()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
-        dataset = choose_dataset(dataset, online=False)
+        dataset = choose_dataset(dataset)
         _fresh_process()
     except DemoError as exc:
         say(f"error: {exc}")

@@ -169,6 +169,18 @@ def test_a_running_job_shows_its_progress_and_status_answers_with_it(github, del
     assert "step 60/90" in replies(github, issue)[-1] and github.stored_state(issue).phase == Phase.TRAINING
 
 
+def test_the_report_of_a_paid_job_states_where_it_ran_and_what_it_cost(github, deliver, planned, slow):
+    issue, _ = planned
+    slow.backend.name = "hf-jobs"
+    deliver(commented(github, issue, "/approve-train"))
+    slow.backend.stage, slow.backend.cost = "succeeded", 0.0125
+    deliver(polled(issue))
+    state = github.stored_state(issue)
+    (report,) = github.bot_comments(issue, f"report:{state.run.sha}")
+    assert "**Compute:** trained on Hugging Face Jobs in 3 s; cost $0.0125." in report.body
+    assert "([the job](https://jobs.example/1))" in report.body and state.run.cost_usd == 0.0125
+
+
 def test_a_job_that_ended_while_github_was_down_is_reported_once_it_answers(github, deliver, planned, slow):
     issue, _ = planned
     deliver(commented(github, issue, "/approve-train"))

@@ -166,7 +166,7 @@ class Bot:
 class World:
     """A forge and a bot, wired together the way the README tells a user to."""
 
-    def __init__(self, root: Path, data_dir: Path):
+    def __init__(self, root: Path, data_dir: Path, **bot_env: str):
         self.root = root
         self.forge = Forge(root / "forge").start()
         self.tokens = {name: self.forge.user(name, role) for name, role in PEOPLE.items()}
@@ -174,7 +174,7 @@ class World:
         self.bot = Bot(root / "bot", cli_env(
             GITHUB_TOKEN=self.tokens[BOT], GITHUB_API_URL=self.forge.api_url, GITHUB_WEBHOOK_SECRET=SECRET,
             ML_INTERN_BOT_LOGIN=BOT, ML_INTERN_WORKDIR=str(root / "bot"), ML_INTERN_DATA_DIR=str(data_dir),
-            ML_INTERN_RETRY_BASE_S="0.5", ML_INTERN_POLL_S="1",
+            ML_INTERN_RETRY_BASE_S="0.5", ML_INTERN_POLL_S="1", **bot_env,
         ))  # no HF_HOME: serve lays the packaged model out itself, as on a fresh clone
         self.forge.cli("hook", "add", "--url", f"{self.bot.url}/webhook", "--secret", SECRET)
         self._clients: dict[str, Github] = {}
