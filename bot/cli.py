@@ -16,6 +16,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dataset", help="Hub ID or local CSV/Parquet/JSONL path (default: Bitext)")
     demo.add_argument("--workdir", type=Path, default=Path("demo-output"), help="where the demo writes")
     demo.add_argument("--serve", action="store_true", help="keep the forge's web view up at the end")
+    demo.add_argument("--goal", help="the issue's text, as a user would write it (default: the origin story)")
     demo.add_argument("--runner", choices=("local", "actions", "hf-jobs"), default="local",
                       help="where training runs: a local process, the forge's GitHub Actions, or the local Hub's HF Jobs")
     serve = sub.add_parser("serve", help="the GitHub App webhook server (POST /webhook)")
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from bot.playground.demo import run_demo
 
-            return run_demo(args.dataset, args.workdir, serve=args.serve, runner=args.runner)
+            return run_demo(args.dataset, args.workdir, serve=args.serve, runner=args.runner, goal=args.goal)
         if args.command == "serve":
             from bot.edge.server import serve
 

@@ -57,7 +57,8 @@ def choose_dataset(dataset: str | None) -> str:
                     f"{entry.get('path', 'bitext/bitext.csv')}.")
 
 
-def run_demo(dataset: str | None, workdir: Path, serve: bool = False, runner: str = "local") -> int:
+def run_demo(dataset: str | None, workdir: Path, serve: bool = False, runner: str = "local",
+             goal: str | None = None) -> int:
     started = time.monotonic()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
@@ -77,7 +78,7 @@ def run_demo(dataset: str | None, workdir: Path, serve: bool = False, runner: st
     os.environ.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HOME=str(workdir / "hf-home"),
                       HF_HUB_DISABLE_PROGRESS_BARS="1")
     with world(workdir, dataset, DEMO_PLAN, runner=runner, hub_port=port) as w:
-        number = _play(w)
+        number = _play(w, goal or ORIGIN_BODY)
         _finish(w, number, workdir, started, runner)
         if serve:
             say("\nServing the forge's web view; press Ctrl-C to stop.")
@@ -95,9 +96,9 @@ def _fresh_process() -> None:
     os.environ.pop("HF_HUB_OFFLINE", None)  # offline mode refuses even the local Hub
 
 
-def _play(w) -> int:
+def _play(w, goal: str) -> int:
     say("\n1. alice (read access) files the goal issue")
-    issue = w.as_user("alice").create_issue(title=ORIGIN_TITLE, body=ORIGIN_BODY)
+    issue = w.as_user("alice").create_issue(title=ORIGIN_TITLE, body=goal)
     say(f"{w.forge_url}/{issue.repository.full_name}/issues/{issue.number}", indent=4)
     say("2. the maintainer labels it `ml-intern`; the bot researches, plans and smoke-tests")
     state = _maintainer(w, issue.number, "planned", lambda i: i.add_to_labels("ml-intern"))
@@ -140,10 +141,23 @@ def _finish(w, number: int, workdir: Path, started: float, runner: str) -> None:
     say(f"The Space labels {PROBE!r} as {label}.", indent=2)
     say(f"Reopen the web view later: ml-intern-bot forge --root {workdir / 'forge'}", indent=2)
     say(f"Serve the model again:     ml-intern-bot hub --root {workdir / 'hub'}", indent=2)
-    summary = state.run.summary
-    print(json.dumps({"issue": number, "pr": state.pr_number, "runner": runner, "model": model_id, "space": space_id,
-                      "shipped": summary.shipped, "accuracy": summary.accuracy, "macro_f1": summary.macro_f1,
-                      "cost_usd": state.run.cost_usd, "probe": label}), flush=True)
+    print(json.dumps(_summary(w, state, number, runner, model_id, space_id, label)), flush=True)
+
+
+def _summary(w, state, number: int, runner: str, model_id: str, space_id: str, label: str) -> dict:
+    """The demo's last line: where things are and what shipped, read from the published metrics.json."""
+    from huggingface_hub import hf_hub_download
+
+    metrics = json.loads(Path(hf_hub_download(model_id, "metrics.json", endpoint=w.hub_url)).read_text())
+    shipped = metrics.get(metrics.get("shipped", "finetuned")) or {}
+    return {"issue": number, "pr": state.pr_number, "runner": runner, "model": model_id, "space": space_id,
+            "shipped": metrics.get("shipped"), "accuracy": shipped.get("accuracy"),
+            "macro_f1": shipped.get("macro_f1"), "finetuned_accuracy": metrics["finetuned"].get("accuracy"),
+            "baseline_accuracy": metrics["baseline"].get("accuracy"),
+            "train_seconds": metrics.get("train", {}).get("train_seconds"),
+            "coverage": (shipped.get("abstain") or {}).get("coverage"),
+            "ood_refusal_rate": ((shipped.get("stress") or {}).get("out_of_domain") or {}).get("abstain_rate"),
+            "cost_usd": state.run.cost_usd, "probe": label}
 
 
 def _probe_space(endpoint: str, space_id: str, folder: Path) -> str:

@@ -3,7 +3,8 @@
 evaluate.py reports the fine-tuned transformer alone (`finetuned`), the TF-IDF baseline (`baseline`)
 and, when train.py saved the TF-IDF companion because averaging the two won on validation, the
 ensemble (`ensemble`). `shipped` names the block that describes what a user downloads or the Space
-serves; every headline number, threshold and model-index entry comes from that block.
+serves; every headline number and threshold comes from that block. The model card's model-index is the
+exception: it describes the repository's files as `pipeline()` loads them, the transformer alone.
 """
 
 from __future__ import annotations

@@ -114,6 +114,7 @@ def render_pr_files(
         "plan": plan,
         "examples": list(examples) if examples is not None else example_pairs(plan),
         "threshold": float(threshold),
+        "threshold_from_validation": False,  # app.py says so only when evaluate.py chose it (the published copy)
         "model_repo": model_repo,
         "splits_source": splits_source(),
         "tfidf_source": tfidf_source(),

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.playground.serving import free_port
 
@@ -25,21 +26,34 @@ def demo_env(data_dir: Path) -> dict[str, str]:
     return {**env, "ML_INTERN_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
 
 
-def test_the_hf_jobs_demo_trains_on_the_local_hub_and_its_model_is_served_afterwards(tmp_path, bitext_sample):
+@pytest.fixture
+def small_bitext(tmp_path, bitext_sample) -> Path:
+    """30 rows per class: the demo's whole story, trained in seconds."""
+    import pandas as pd
+
+    path = tmp_path / "data" / "tickets.csv"
+    path.parent.mkdir()
+    pd.read_csv(bitext_sample).groupby("category").head(30).to_csv(path, index=False)
+    return path
+
+
+def test_the_hf_jobs_demo_trains_on_the_local_hub_and_its_model_is_served_afterwards(tmp_path, small_bitext):
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--runner", "hf-jobs", "--dataset",
-                           str(bitext_sample), "--workdir", str(tmp_path / "demo")],
-                          env=demo_env(bitext_sample.parent), capture_output=True, text=True, timeout=900)
+                           str(small_bitext), "--workdir", str(tmp_path / "demo"), "--goal",
+                           "Label customer support tickets by issue type."],
+                          env=demo_env(small_bitext.parent), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["runner"] == "hf-jobs" and summary["cost_usd"] > 0 and summary["accuracy"] > 0.5
+    assert {"finetuned_accuracy", "baseline_accuracy", "train_seconds", "coverage", "ood_refusal_rate"} <= set(summary)
     assert "Training: step" in done.stdout and "Hugging Face Jobs" in done.stdout
     print(f"\nhf-jobs demo: {time.monotonic() - started:.0f} s, accuracy {summary['accuracy']:.3f}, "
           f"cost ${summary['cost_usd']:.6f}, probe -> {summary['probe']}")
 
     port = free_port()
     hub = subprocess.Popen([sys.executable, "-m", "bot.cli", "hub", "--root", str(tmp_path / "demo" / "hub"),
-                            "--port", str(port)], env=demo_env(bitext_sample.parent), stdout=subprocess.PIPE,
+                            "--port", str(port)], env=demo_env(small_bitext.parent), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
     try:
         endpoint = f"http://127.0.0.1:{port}"
@@ -48,7 +62,7 @@ def test_the_hf_jobs_demo_trains_on_the_local_hub_and_its_model_is_served_afterw
             assert time.monotonic() < deadline and hub.poll() is None, "the reopened Hub never answered"
             time.sleep(0.2)
         probe = subprocess.run([sys.executable, "-c", PIPELINE, endpoint, summary["model"], str(tmp_path / "dl")],
-                               env=demo_env(bitext_sample.parent), capture_output=True, text=True, timeout=300)
+                               env=demo_env(small_bitext.parent), capture_output=True, text=True, timeout=300)
     finally:
         hub.terminate()
         hub.wait(timeout=30)

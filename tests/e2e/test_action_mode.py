@@ -111,6 +111,9 @@ def test_the_loop_finishes_with_every_event_on_a_fresh_runner(tmp_path, bitext_s
         runners.catch_up()  # its workflow_run event, on a fresh runner
         trained = state(github["alice"], number)
         assert trained.phase == Phase.TRAINED and trained.run.job["id"] == job["id"], trained.error
+        report = next(c.body for c in github["alice"].get_issue(number).get_comments() if "ml-intern:report" in c.body)
+        assert "trained on GitHub Actions" in report and "cost $0.00" in report
+        assert f"ml-intern-issue-{number}-{trained.approved_sha}" in report and run.html_url in report
 
         github["maintainer"].get_issue(number).create_comment("/approve-publish")
         runners.catch_up()

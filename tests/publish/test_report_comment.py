@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import html_block
+
 from bot.core import effects as fx
 from bot.core.events import Facts
 from bot.core.machine import step
@@ -34,6 +37,12 @@ def _headline_rows(body: str) -> list[str]:
 
 def _pct(value: float) -> str:
     return f"{100 * value:.1f} %"
+
+
+def _points(drop: float) -> str:
+    """A stress test's accuracy change (clean minus perturbed = `drop`) in signed percentage points."""
+    change = round(-100 * drop, 1)
+    return "±0.0 pts" if change == 0 else f"{'+' if change > 0 else '−'}{abs(change):.1f} pts"
 
 
 def test_report_headlines_the_shipped_ensemble_and_shows_the_transformer_beside_it(ensemble_out, ensemble_metrics):
@@ -73,3 +82,93 @@ def test_report_of_a_run_from_before_the_ensemble_headlines_the_fine_tune(
     assert f"**{_pct(alone_metrics['finetuned']['accuracy'])}**" in _headline_rows(body)[0]
     assert "Ensemble with TF-IDF" not in body and "(fine-tune " not in body
     assert state.run.summary.shipped == "finetuned"
+
+
+# --------------------------------------------------------------------------- how GitHub will lay it out
+
+
+def _parsers() -> dict[str, MarkdownIt]:
+    """CommonMark + GFM tables as markdown-it reads them, and as the GFM spec's example 201 does.
+
+    markdown-it ends a table at a line that opens an HTML block; the GFM spec's table extension keeps
+    every following non-blank line as one more row (example 201), which is how a `</details>` right under
+    a table ends up inside it. A report must come out right under both readings.
+    """
+    lenient = MarkdownIt("commonmark").enable("table")
+    strict = MarkdownIt("commonmark").enable("table")
+    strict.block.ruler.at("html_block", html_block, {"alt": ["paragraph", "reference"]})  # no longer ends a table
+    return {"markdown-it": lenient, "GFM example 201": strict}
+
+
+def _layout(md: MarkdownIt, body: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """The report's table cells, and each top-level block with its `<details>` depth (0: always visible)."""
+    cells, blocks, depth, in_table = [], [], 0, False
+    tokens = md.parse(body)
+    for i, token in enumerate(tokens):
+        if token.type == "table_open":
+            in_table = True
+            blocks.append((depth, "table"))
+        elif token.type == "table_close":
+            in_table = False
+        elif token.type == "inline" and tokens[i - 1].type in ("td_open", "th_open"):
+            cells.append(token.content)
+        elif token.type == "html_block":
+            depth += token.content.count("<details>") - token.content.count("</details>")
+        elif token.type == "inline" and not in_table and token.level <= 1:
+            blocks.append((depth, token.content))
+    assert depth == 0, "a <details> is never closed"
+    return cells, blocks
+
+
+def test_report_closes_every_details_block_after_its_table(ensemble_out, ensemble_metrics, alone_out, alone_metrics):
+    for out, metrics in ((ensemble_out, ensemble_metrics), (alone_out, alone_metrics)):
+        _, body = _report(out, metrics)
+        for reading, md in _parsers().items():
+            cells, blocks = _layout(md, body)
+
+            assert not [c for c in cells if "details" in c], f"{reading}: a </details> landed in a table cell"
+            tables = [depth for depth, text in blocks if text == "table"]
+            assert tables == [0, 1, 1, 1], f"{reading}: headline table shown, the three tables folded: {tables}"
+            visible = [text for depth, text in blocks if depth == 0]
+            for section in ("**Stress tests**", "**Compute:**", "**Next:**"):
+                assert any(text.startswith(section) for text in visible), f"{reading}: {section} is folded away"
+
+
+def test_report_states_stress_changes_in_points_and_sets_case_tests_apart(ensemble_out, ensemble_metrics):
+    _, body = _report(ensemble_out, ensemble_metrics)
+    stress = ensemble_metrics["ensemble"]["stress"]
+    lines = body.split("**Stress tests**")[1].split("**Compute:**")[0]
+
+    for name in ("typos", "truncation"):
+        row = stress[name]
+        assert (
+            f"- {name}: {_pct(row['accuracy'])}, {_points(row['drop'])} from {_pct(row['accuracy'] + row['drop'])}\n"
+            in lines
+        )
+    assert "drop" not in lines and " %)" not in lines  # no accuracy difference printed as a percentage
+    # MiniLM's tokenizer lower-cases, and so does the TF-IDF half: a change of case cannot be a result.
+    assert "- lowercase:" not in lines and "- uppercase:" not in lines
+    assert "- lowercase, uppercase: not a test of this model, so not a robustness result" in lines
+    assert "lower-cases every input, and so does the TF-IDF half" in lines
+
+
+def test_report_of_a_cased_model_reports_its_case_tests_in_points(alone_out, alone_metrics):
+    """The same run as if its base model kept case (a `/plan model=` a maintainer may choose)."""
+    typos = {"accuracy": 0.9, "drop": -0.02}  # a perturbed copy can also score higher
+    stress = {**alone_metrics["finetuned"]["stress"], "typos": typos}
+    cased = {
+        **alone_metrics,
+        "model": "FacebookAI/roberta-base",
+        "finetuned": {**alone_metrics["finetuned"], "stress": stress},
+    }
+    _, body = _report(alone_out, cased)
+    lines = body.split("**Stress tests**")[1].split("**Compute:**")[0]
+
+    assert "- typos: 90.0 %, +2.0 pts from 88.0 %\n" in lines
+    for name in ("lowercase", "uppercase"):
+        row = stress[name]
+        assert (
+            f"- {name}: {_pct(row['accuracy'])}, {_points(row['drop'])} from {_pct(row['accuracy'] + row['drop'])}"
+            in lines
+        )
+    assert "not a test of this model" not in lines

@@ -1,9 +1,11 @@
 """The model repository: its README (an honest model card with model-index front matter) and its files.
 
-The card's headline numbers, abstain threshold and model-index describe the shipped predictor
-(`bot/writing/artifacts.py`): the fine-tune alone, or its average with the TF-IDF companion in `model/tfidf/`.
-Beside a shipped ensemble the transformer alone, which is what `pipeline()` loads, is indexed under
-its own names, so a Hub page never credits one with the other's score.
+The card's headline numbers and abstain threshold describe the shipped predictor (`bot/writing/artifacts.py`):
+the fine-tune alone, or its average with the TF-IDF companion in `model/tfidf/`. The model-index describes
+the artefact `pipeline("text-classification")` loads from the repository, the fine-tuned transformer alone,
+on the split train.py actually held out; a shipped ensemble's numbers are in the card's text only, so a Hub
+page never credits the transformer with the ensemble's score. The card claims no gain over the baseline:
+evaluate.py computes no interval or significance test, so it states both numbers and their difference.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import yaml
 
 from bot.core.render import environment
 from bot.planner.schema import Plan
-from bot.writing.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
-from bot.writing.publish.licence import License, attribution, hub_dataset, license_for
+from bot.writing.artifacts import ensemble_outcome, shipped_eval, shipped_title
+from bot.writing.publish.evidence import classes_view, signed_points, stress_view
+from bot.writing.publish.licence import DATA_SUFFIXES, License, attribution, hub_dataset, license_for
 from bot.writing.publish.run import (
     PLACEHOLDER,
     Files,
@@ -30,25 +33,69 @@ from bot.writing.publish.run import (
 # fmt: off
 # Section headings every card carries (tests and reviewers rely on them).
 CARD_SECTIONS = (
-    "## Intended use", "## How to use", "## Training data", "## Training procedure", "## Evaluation",
+    "## Intended use", "### Classes", "## How to use", "## Training data", "## Training procedure", "## Evaluation",
     "### Per-class results", "### Confusion matrix", "### Calibration and abstention", "### Robustness",
     "## Limitations and risks", "## Licence",
 )
+# Keys that from_pretrained() records in a saved config although they only told it how to load the files
+# (offline, from which cache...): shipped, `"local_files_only": true` would stop a user's download.
+LOADER_ONLY_KEYS = frozenset({
+    "local_files_only", "cache_dir", "force_download", "resume_download", "proxies", "token", "use_auth_token",
+    "revision", "subfolder", "trust_remote_code", "is_local", "_commit_hash", "_from_auto", "_from_pipeline",
+})
 # fmt: on
-TRANSFORMER_ALONE = "transformer alone, pipeline()"  # model-index name suffix beside a shipped ensemble
+CLEANED_CONFIGS = ("config.json", "tokenizer_config.json")
 FALLBACK_EXAMPLE = "Where is my refund?"  # the usage snippet's input when the run has no test text
 
 
-def _eval_results(block: dict, common: dict, suffix: str = "") -> list:
-    """Accuracy and macro-F1 of one EVAL block as model-index entries; `suffix` tells extra ones apart."""
+# --------------------------------------------------------------------------- the model-index
+
+
+def evaluated_split(plan: Plan, metrics: dict, inspection: dict | None = None) -> dict:
+    """Where the test numbers come from: the split as `load_dataset` names it, in words, and how it was made.
+
+    With `test_split` the data set's own split is the test set. Otherwise train.py pooled every split the
+    source has (a single file is its `train` split), de-duplicated it and held out a stratified share: the
+    numbers come from part of that pool, never from a split the source calls `test`.
+    """
+    rows = (metrics.get("rows") or {}).get("test")
+    if plan.test_split:
+        return {
+            "split": plan.test_split,
+            "words": f"the data set's official `{plan.test_split}` split, de-duplicated by normalised text",
+            "short": f"official {plan.test_split} split",
+            "args": {"test_split": "official", "deduplicated": "by normalised text", "test_rows": rows},
+        }
+    sources = list((inspection or {}).get("splits") or {})
+    if not sources and Path(plan.dataset).suffix.lower() in DATA_SUFFIXES:
+        sources = ["train"]  # train.py reads one local file as the `train` split
+    split = "+".join(sources) or "all"  # `all`: every split of the source, pooled, as train.py does
+    share = f"{plan.test_size:.0%}"
+    origin = f"the `{split}` split" if len(sources) == 1 else f"all splits of the source pooled (`{split}`)"
+    return {
+        "split": split,
+        "words": f"a held-out stratified {share} of {origin}, made by train.py after de-duplication by "
+        f"normalised text (seed {plan.seed})",
+        "short": f"held-out {share} of {split}, seed {plan.seed}",
+        "args": {
+            "test_split": "held out by train.py",
+            "method": "stratified, after de-duplication by normalised text",
+            "test_size": plan.test_size,
+            "seed": plan.seed,
+            "test_rows": rows,
+        },
+    }
+
+
+def _eval_results(block: dict, common: dict) -> list:
+    """Accuracy and macro-F1 of one EVAL block as model-index entries."""
     from huggingface_hub import EvalResult
 
-    named = (lambda name: f"{name} ({suffix})") if suffix else (lambda name: name)
     return [
-        EvalResult(metric_type="accuracy", metric_name=named("Accuracy"), metric_value=block["accuracy"], **common),
+        EvalResult(metric_type="accuracy", metric_name="Accuracy", metric_value=block["accuracy"], **common),
         EvalResult(
             metric_type="f1",
-            metric_name=named("Macro F1"),
+            metric_name="Macro F1",
             metric_value=block["macro_f1"],
             metric_args={"average": "macro"},
             **common,
@@ -56,25 +103,27 @@ def _eval_results(block: dict, common: dict, suffix: str = "") -> list:
     ]
 
 
-def _index_results(plan: Plan, metrics: dict) -> list:
-    """The model-index entries: the shipped predictor first (a Hub page shows the first), then the rest."""
+def _index_results(plan: Plan, metrics: dict, inspection: dict | None = None) -> list:
+    """The model-index: what `pipeline()` loads from the repo (the transformer alone), once per metric.
+
+    A shipped ensemble needs the Space's code, not just this repo's files, so its numbers stay in the text.
+    """
     name = hub_dataset(plan) or Path(plan.dataset).name
+    where = evaluated_split(plan, metrics, inspection)
     common = {
         "task_type": "text-classification",
         "task_name": "Text Classification",
         "dataset_type": name,
-        "dataset_name": name,
+        "dataset_name": f"{name} ({where['short']})",
         "dataset_config": plan.dataset_config,
-        "dataset_split": plan.test_split or "test",
+        "dataset_split": where["split"],
         "dataset_revision": plan.dataset_revision,
+        "dataset_args": {key: value for key, value in where["args"].items() if value is not None},
     }
-    results = _eval_results(shipped_eval(metrics), common)
-    if shipped_key(metrics) == "ensemble":
-        results += _eval_results(metrics["finetuned"], common, TRANSFORMER_ALONE)
-    return results
+    return _eval_results(metrics.get("finetuned") or shipped_eval(metrics), common)
 
 
-def card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License):
+def card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License, inspection: dict | None = None):
     """Front matter: model-index per https://github.com/huggingface/hub-docs/blob/main/modelcard.md."""
     from huggingface_hub import ModelCardData
 
@@ -93,24 +142,35 @@ def card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License):
         pipeline_tag="text-classification",
         tags=["text-classification", "ml-intern-bot", plan.label_column],
         metrics=["accuracy", "f1"],
-        eval_results=_index_results(plan, metrics),
+        eval_results=_index_results(plan, metrics, inspection),
         widget=[{"text": t, "example_title": lab} for t, lab in examples[:5]] or None,
     )
 
 
+# --------------------------------------------------------------------------- what the text says
+
+
 def _results_view(metrics: dict) -> dict:
     """What the card says about the run's numbers: the shipped block first, the others beside it."""
+    shipped, base = shipped_eval(metrics), metrics.get("baseline") or {}
     return {
         "rows": metrics.get("rows", {}),
         "train": metrics.get("train", {}),
-        "verdict": metrics.get("verdict", ""),
-        "shipped": shipped_eval(metrics),
+        "shipped": shipped,
         "shipped_title": shipped_title(metrics),
         "weight": ensemble_weight(metrics),  # None: the fine-tune ships alone
         "ensemble_outcome": ensemble_outcome(metrics),
         "fine": metrics.get("finetuned") or {},
-        "base": metrics.get("baseline") or {},
+        "base": base,
+        # Raw differences only: metrics.json carries no interval or significance test to qualify them.
+        "vs_base": {key: _difference(shipped, base, key) for key in ("accuracy", "macro_f1")},
+        "points": signed_points,
     }
+
+
+def _difference(a: dict, b: dict, key: str) -> float | None:
+    x, y = a.get(key), b.get(key)
+    return x - y if isinstance(x, int | float) and isinstance(y, int | float) else None
 
 
 def _risks_view(metrics: dict, inspection: dict | None, out_dir: Path | None) -> dict:
@@ -123,6 +183,9 @@ def _risks_view(metrics: dict, inspection: dict | None, out_dir: Path | None) ->
         "slots": slots,
         "untested": [lab for lab, row in per_class.items() if not row.get("support")],
     }
+
+
+# --------------------------------------------------------------------------- the card and the repo
 
 
 def render_model_card(
@@ -138,25 +201,40 @@ def render_model_card(
     lic = license_for(plan)
     dataset = hub_dataset(plan)
     view = {
-        "card_data": card_data(plan, metrics, repo_id, examples, lic).to_yaml(),
+        "card_data": card_data(plan, metrics, repo_id, examples, lic, inspection).to_yaml(),
         "title": repo_id.split("/")[-1],
         "repo_id": repo_id,
         "plan": plan,
         "license": lic,
         "dataset_link": f"[`{dataset}`](https://huggingface.co/datasets/{dataset})" if dataset else f"`{plan.dataset}`",
         "attribution": attribution(plan),
+        "evaluated": evaluated_split(plan, metrics, inspection),
         **_results_view(metrics),
         **_risks_view(metrics, inspection, out_dir),
+        **classes_view(metrics, out_dir, plan.labels),
+        **stress_view(plan, metrics, out_dir),
         # A JSON string literal is valid Python too; \u0060 keeps a backtick from closing the code block.
         "example": json.dumps(examples[0][0] if examples else FALLBACK_EXAMPLE).replace("`", "\\u0060"),
     }
     return environment("text").get_template("model_card.md.j2").render(**view)
 
 
+def shipped_config(path: Path) -> bytes:
+    """A saved config.json / tokenizer_config.json without the keys that only told from_pretrained how to load."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise PublishError(f"{path} is not a JSON object: re-run training")
+    kept = {key: value for key, value in data.items() if key not in LOADER_ONLY_KEYS}
+    return (json.dumps(kept, indent=2, ensure_ascii=False) + "\n").encode()
+
+
 def build_model_repo(out_dir: Path, plan: Plan, metrics: dict, repo_id: str, inspection: dict | None = None) -> Files:
     """Files of the model repo: card, weights + tokenizer, metrics, confusion matrix, training config."""
     out_dir = Path(out_dir)
     weights = model_files(out_dir)
+    for name in CLEANED_CONFIGS:
+        if isinstance(weights.get(name), Path):
+            weights[name] = shipped_config(out_dir / "model" / name)
     png = out_dir / "confusion_matrix.png"
     if not png.is_file():
         raise PublishError(f"{png} is missing: run evaluate.py on this run before publishing")

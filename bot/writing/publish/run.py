@@ -8,6 +8,7 @@ missing stops the publish with a message that says which step to run.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 from bot.errors import UserError
@@ -15,6 +16,21 @@ from bot.writing.artifacts import shipped_key
 
 Files = dict[str, "Path | bytes"]  # path in the repo -> a file to copy, or the bytes to write
 PLACEHOLDER = re.compile(r"\{\{[^{}]+\}\}")  # Bitext-style template slots such as {{Order Number}}
+WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")  # a word: letters, inner apostrophes ("can't")
+# Never shown as an example (the Space, the card's widget): common English profanity and slurs, as whole
+# words in any case. Bitext's "colloquial" rows swear ("contact a fucking live agent").
+PROFANITY = frozenset({
+    "arse", "arsehole", "ass", "asses", "asshole", "assholes", "bastard", "bastards", "bitch", "bitches",
+    "bitching", "bloody", "bollocks", "bugger", "bullshit", "crap", "crappy", "cock", "cocks", "cunt", "cunts",
+    "damn", "damned", "damnit", "dammit", "dick", "dicks", "dickhead", "douche", "douchebag", "fag", "fags",
+    "faggot", "faggots", "fuck", "fucked", "fucker", "fuckers", "fuckin", "fucking", "fucks", "goddamn",
+    "goddamned", "goddamnit", "jackass", "motherfucker", "motherfuckers", "motherfucking", "nigga", "niggas",
+    "nigger", "niggers", "piss", "pissed", "prick", "pussy", "retard", "retarded", "shit", "shits", "shitty",
+    "shite", "slut", "sluts", "tranny", "twat", "wank", "wanker", "whore", "whores", "wtf"
+})
+EXAMPLE_WORDS = (3, 12)  # an example reads best at 3 to 12 words ...
+EXAMPLE_MAX_CHARS = 80  # ... and whole in the Space's example buttons (they show 80 characters)
+RARE_WORD_MIN_TEXTS = 3  # a word in fewer texts of the run than this is rare (likely a typo)
 SKIP_MODEL_FILES = {"training_args.bin", "optimizer.pt", "scheduler.pt", "trainer_state.json"}
 SPLITS = ("train", "validation", "test")
 
@@ -37,24 +53,47 @@ def model_files(out_dir: Path) -> Files:
     }
 
 
-def pick_examples(out_dir: Path, labels: list[str], limit: int = 12) -> list[tuple[str, str]]:
-    """One short test text per class (placeholder-free when possible), for the widget and the Space.
+def is_unfit_example(text: str) -> bool:
+    """True when a text must never be shown as an example: profanity or a slur (whole words, any case)."""
+    return any(word in PROFANITY for word in WORD.findall(text.lower()))
 
-    Test rows first: they are what the card's numbers describe, and the model never trained on them.
+
+def pick_examples(out_dir: Path, labels: list[str], limit: int = 12) -> list[tuple[str, str]]:
+    """One short, readable test text per class, for the model card's widget and the Space.
+
+    Never a text with profanity or a slur (PROFANITY); a text with a template slot such as
+    `{{Order Number}}` only when its class has no other. Among the rest: test rows first (what the
+    card's numbers describe, never trained on), then validation, then train; then texts of
+    EXAMPLE_WORDS words and at most EXAMPLE_MAX_CHARS characters, then the fewest rare words (a word
+    in fewer than `common` texts of the run, mostly typos such as "accont"), no digits, the shortest.
+    A class whose every text is unfit gets no example.
     """
     import pandas as pd
 
-    for split in ("test", "validation", "train"):
-        path = Path(out_dir) / "splits" / f"{split}.csv"
-        if path.is_file():
-            frame = pd.read_csv(path, dtype=str).dropna()
-            break
-    else:
+    frames = [
+        pd.read_csv(path, dtype=str).dropna(subset=["text", "label"])
+        for path in (Path(out_dir) / "splits" / f"{split}.csv" for split in ("test", "validation", "train"))
+        if path.is_file()
+    ]
+    if not frames:
         return []
-    frame = frame.assign(has_slot=frame["text"].str.contains(PLACEHOLDER), size=frame["text"].str.len())
-    frame = frame.sort_values(["has_slot", "size"], kind="stable")
-    firsts = frame.drop_duplicates("label").set_index("label")["text"]
-    return [(firsts[label], label) for label in labels if label in firsts][:limit]
+    counts = Counter(word for frame in frames for text in frame["text"] for word in set(WORD.findall(text.lower())))
+    common = max(RARE_WORD_MIN_TEXTS, sum(len(frame) for frame in frames) // 2000)
+
+    def rank(split: int, text: str) -> tuple:
+        words = WORD.findall(text.lower())
+        fits = EXAMPLE_WORDS[0] <= len(text.split()) <= EXAMPLE_WORDS[1] and len(text) <= EXAMPLE_MAX_CHARS
+        rare = sum(counts[word] < common for word in words)
+        return bool(PLACEHOLDER.search(text)), split, not fits, rare, any(c.isdigit() for c in text), len(text)
+
+    best: dict[str, tuple[tuple, str]] = {}
+    for split, frame in enumerate(frames):
+        for text, label in zip(frame["text"], frame["label"]):
+            if text.strip() and not is_unfit_example(text):
+                key = rank(split, text)
+                if label not in best or key < best[label][0]:
+                    best[label] = (key, text)
+    return [(best[label][1], label) for label in labels if label in best][:limit]
 
 
 def split_texts(out_dir: Path | None) -> list[str]:

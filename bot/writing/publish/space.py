@@ -22,8 +22,14 @@ UNKNOWN = "UNKNOWN"  # what app.py answers below the abstain threshold
 SPACE_EXTRA_REQUIREMENTS = ("scikit-learn", "safetensors", "numpy")
 
 
-def render_app(plan: Plan, examples: list[tuple[str, str]], threshold: float, model_repo: str) -> str:
-    """The Space's app.py (same template and context as the PR's app.py, TF-IDF code embedded)."""
+def render_app(
+    plan: Plan, examples: list[tuple[str, str]], threshold: float, model_repo: str, *, threshold_from_validation: bool = True
+) -> str:
+    """The Space's app.py (same template and context as the PR's app.py, TF-IDF code embedded).
+
+    `threshold_from_validation`: whether evaluate.py chose `threshold` on the validation split (the app
+    says so only then; the PR's copy, rendered before training, carries a placeholder).
+    """
     return (
         environment("text")
         .get_template("scripts/app.py.j2")
@@ -31,6 +37,7 @@ def render_app(plan: Plan, examples: list[tuple[str, str]], threshold: float, mo
             plan=plan,
             examples=examples,
             threshold=threshold,
+            threshold_from_validation=threshold_from_validation,
             model_repo=model_repo,
             tfidf_source=codegen.tfidf_source(),
         )
@@ -80,11 +87,15 @@ def build_space(
 ) -> Files:
     """Files of the Gradio Space; `include_model` adds `model/` (local publish: runs offline)."""
     out_dir = Path(out_dir)
-    threshold = float((shipped_eval(metrics).get("abstain") or {}).get("threshold", 0.0))
+    abstain = shipped_eval(metrics).get("abstain") or {}
+    threshold = float(abstain.get("threshold", 0.0))
     gradio = _version("gradio", "5.0.0")
+    app = render_app(
+        plan, pick_examples(out_dir, plan.labels), threshold, model_repo, threshold_from_validation="threshold" in abstain
+    )
     files: Files = {
         "README.md": _readme(plan, metrics, model_repo, threshold, gradio),
-        "app.py": render_app(plan, pick_examples(out_dir, plan.labels), threshold, model_repo).encode(),
+        "app.py": app.encode(),
         "requirements.txt": _requirements(gradio),
     }
     if include_model:
