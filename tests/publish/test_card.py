@@ -365,7 +365,7 @@ def test_published_configs_carry_no_loader_only_keys_and_still_load(tmp_path, al
     out = tmp_path / "out"
     shutil.copytree(alone_out, out, copy_function=shutil.copy)  # copies: the session's run stays as it is
     for name, extra in (
-        ("tokenizer_config.json", {"cache_dir": "/root/.cache/hf"}),
+        ("tokenizer_config.json", {"cache_dir": str(tmp_path / "hf-cache")}),
         ("config.json", {"token": "hf_x"}),
     ):
         path = out / "model" / name
