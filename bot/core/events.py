@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.core.commands import Command, CommandError, parse_commands
 from bot.core.routing import issue_for_branch, issue_for_run_title
+from runners.base import TERMINAL
 
 TRIGGER_LABEL = "ml-intern"
 
@@ -92,7 +93,7 @@ class JobNews:
 
     @property
     def ended(self) -> bool:
-        return self.stage in ("succeeded", "failed", "timed_out", "cancelled")
+        return self.stage in TERMINAL
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from bot.core import effects as fx
 from bot.core.commands import Command, may_run
-from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, PollEvent, PushEvent
-from bot.core.jobs import follow_job, stop_job
+from bot.core.events import TRIGGER_LABEL, CommentEvent, Facts, IssueEvent, JobNews, PollEvent, PushEvent
+from bot.core.jobs import follow_job, progress_line, stop_job
 from bot.core.render import note, render
 from bot.core.state import PHASE_LABELS, IssueState, Phase
 from bot.planner.vocabulary import normalize_overrides
@@ -296,7 +296,7 @@ def _on_submitted(state: IssueState, event: fx.RunSubmitted, facts: Facts) -> Re
     if state.phase != Phase.TRAINING or event.sha != state.approved_sha:
         return state, [fx.CancelRun(event.job)]  # cancelled or voided while it was being submitted
     state.job = {**event.job, "sha": event.sha}
-    state.activity = f"{note('job_waiting', stage='queued', job=state.job)} {note('job_link', job=state.job)}"
+    state.activity = progress_line(state.job, JobNews("queued"))
     return state, []
 
 

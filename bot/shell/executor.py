@@ -165,10 +165,6 @@ class Executor:
         self.client.checkout(sha, [folder, *([in_repo] if in_repo else [])], dest)
         return dest / folder
 
-    def recover(self, lease: dict, state) -> fx.Outcome | None:
-        """A dead lease leaves nothing to report here: a job that was submitted is followed by its polls."""
-        return None
-
     def publish(self, effect: fx.Publish) -> fx.Outcome:
         from bot.writing import publish
 

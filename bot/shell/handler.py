@@ -102,20 +102,13 @@ class IssueSession:
             queue.extend(self.apply(queue.pop(0)))
 
     def _settle_dead_lease(self) -> None:
-        """A step whose worker died: report its finished run if there is one, else mark it interrupted."""
+        """A step whose worker died is interrupted (a training job runs on its own and is followed by polls)."""
         held = self.state.lease
         if not held or leases.alive(held):
             return
         log.warning("issue #%s: the %s step's lease lapsed (holder %s)", self.number, held.get("step"),
                     held.get("holder"))
-        try:
-            recovered = self.executor.recover(held, self.state)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.exception("issue #%s: the finished %s step could not be read back", self.number, held.get("step"))
-            recovered = fx.StepFailed(str(held.get("step")), explain(exc, self.settings))
-        self._run([recovered or fx.Interrupted(str(held.get("step")), str(held.get("beat", "")))])
+        self._run([fx.Interrupted(str(held.get("step")), str(held.get("beat", "")))])
 
     def apply(self, event: object) -> list[fx.Outcome]:
         """Step the machine, do the quick effects, save (with a lease for a slow one), run the slow one."""

@@ -11,15 +11,14 @@ import importlib.metadata
 import io
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
 import requests
 import yaml
 
+from bot.playground.world import TRAIN_YML
 from tests.forge.actions_helpers import actions_repo
 
-TRAIN_YML = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "train.yml"
 TRAIN_PY = """# /// script
 # requires-python = ">=3.11"
 # dependencies = ["pyyaml"]

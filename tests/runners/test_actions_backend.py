@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.playground.world import TRAIN_YML
 from runners.actions import ActionsBackend
 from runners.base import BackendError, JobRef, JobStatus, RunRequest
 from tests.forge.actions_helpers import process_gone, wait_for
 
-TRAIN_YML = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "train.yml"
 TRAIN_PY = """# /// script
 # dependencies = ["pyyaml"]
 # ///
