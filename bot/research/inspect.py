@@ -4,6 +4,8 @@ Finds the text and label columns (with reasons a person can check), then measure
 ruins evaluations: class imbalance, tiny classes, duplicates, conflicting labels, train/test leakage,
 template artefacts and text lengths in model tokens. Fast enough to run inside a bot reply
 (Bitext, 26,872 rows, well under 5 s including tokenization; benchmarks/bench_inspect.py).
+Near-duplicates by character similarity are measured where they are acted on: splits.split_frames
+groups them and reports what it found.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bot.errors import UserError
-from bot.research.splits import normalize_series
+from bot.research.splits import normalize_series, template_series
 
 MAX_CLASSES = 1000
 MIN_ROWS_PER_CLASS = 5  # "classes << rows": a label column averages at least 5 rows per class
@@ -77,6 +79,7 @@ class Inspection:
     exact_duplicates: int  # rows repeating an earlier row's (text, label) exactly
     duplicate_texts: int  # rows repeating an earlier row's text exactly, whatever the label
     normalized_duplicates: int  # rows repeating an earlier normalised text
+    template_duplicates: int  # rows repeating an earlier text once numbers and {{placeholders}} are masked
     label_conflicts: int  # normalised texts that carry more than one label
     leakage: int  # distinct normalised test texts also in train (cross-split, or a random-split estimate)
     leakage_rows: int
@@ -278,6 +281,11 @@ def _findings(ins: Inspection) -> list[str]:
             f"{exact}{ins.unique_texts:,} unique texts, {ins.unique_normalized_texts:,} after "
             "lower-casing and collapsing spaces: de-duplicate before splitting"
         )
+    if ins.template_duplicates > ins.normalized_duplicates:
+        out.append(
+            f"{ins.template_duplicates:,} rows repeat another text once numbers and {{{{placeholders}}}} are masked "
+            "(templated copies): the split keeps such near-duplicates together"
+        )
     if ins.label_conflicts:
         out.append(f"{ins.label_conflicts:,} texts appear with different labels (majority label kept, ties dropped)")
     if ins.leakage:
@@ -341,6 +349,7 @@ def inspect_frames(
         exact_duplicates=int(pd.DataFrame({"t": text, "l": label}).duplicated().sum()),
         duplicate_texts=int(text.duplicated().sum()),
         normalized_duplicates=int(keys.duplicated().sum()),
+        template_duplicates=int(template_series(text).duplicated().sum()),
         label_conflicts=int((labels_per_key > 1).sum()),
         leakage=leak,
         leakage_rows=leak_rows,

@@ -52,6 +52,9 @@ def test_bitext_traps_match_the_measured_figures(bitext_inspection):
     assert ins.exact_duplicates == 2_237 and ins.duplicate_texts == 2_237
     assert ins.unique_texts == 24_635 and ins.unique_normalized_texts == 24_274
     assert ins.normalized_duplicates == 26_872 - 24_274
+    # templated copies: 23,619 distinct texts once numbers and {{placeholders}} are masked
+    assert ins.template_duplicates == 26_872 - 23_619
+    assert any(f.startswith("3,253 rows repeat another text once numbers") for f in ins.findings)
     assert ins.label_conflicts == 0
     assert ins.placeholder_rows == 6_670
     assert len(ins.class_counts) == 11 and sum(ins.class_counts.values()) == 26_872
@@ -104,6 +107,8 @@ def test_crafted_conflicts_tiny_classes_and_int_labels():
     assert ins.label_column == "label" and ins.class_counts == {"0": 101, "1": 101, "2": 1}
     assert ins.tiny_classes == ["2"] and ins.imbalance_ratio == 101.0
     assert ins.label_conflicts == 1 and ins.normalized_duplicates == 1 and ins.exact_duplicates == 0
+    # the 200 "ticket about thing {i}" are one text once numbers are masked (199 copies); "help  ME" is one more
+    assert ins.template_duplicates == 199 + 1
 
 
 def test_overrides_and_unknown_columns(bitext):
