@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from runners.base import ProgressCallback, RunResult, Status, scrub_env
+from runners.base import ProgressCallback, RunResult, Status, scrub_env, with_dataset
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +111,15 @@ class LocalRunner:
         message = ""
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
-            clean_env = scrub_env(env)
+            clean_env = with_dataset(scrub_env(env), src_dir)  # a catalogued Hub ID reads its offline copy
             for script in SCRIPTS:
                 status, message = self._run_script(
                     script, Path(src_dir), out_dir, deadline, clean_env, tail, events, on_progress
                 )
                 if status != "succeeded":
                     break
+            if script == "evaluate.py" and status in ("timed_out", "failed"):  # training finished: say what it got
+                message = unfinished_evaluation(out_dir, status, message)
         except OSError as exc:  # cannot start the interpreter, unreadable folder...
             status, message = "failed", f"could not run the scripts: {exc}"
             tail.append(message)
@@ -226,6 +228,31 @@ def _stop_group(proc: subprocess.Popen, grace_s: float) -> None:
             os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+STOPPED = {"completed": "as planned", "early_stopping": "stopped early", "time_budget": "stopped at the time budget"}
+
+
+def unfinished_evaluation(out_dir: Path, status: str, message: str) -> str:
+    """Why the run has no test score although train.py finished, led by what training achieved
+    (train_metrics.json: epochs run, best validation macro-F1, why it stopped) and how to run it again."""
+    try:
+        train = json.loads((out_dir / "train_metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        train = None
+    facts = []
+    if isinstance(train, dict):  # written by generated code: only numbers and known words are repeated
+        epochs, best, reason = train.get("epochs_run"), train.get("best_val_macro_f1"), train.get("stopped_reason")
+        if isinstance(epochs, int) and not isinstance(epochs, bool):
+            facts.append(f"{epochs} epoch{'' if epochs == 1 else 's'}")
+        if isinstance(reason, str) and reason in STOPPED:
+            facts.append(STOPPED[reason])
+        if isinstance(best, (int, float)) and not isinstance(best, bool):
+            facts.append(f"best validation macro-F1 {best:.4f}")
+    done = f"train.py finished ({', '.join(facts)})" if facts else "train.py finished"
+    said = f"{done}; evaluate.py {'ran out of time' if status == 'timed_out' else 'failed'}, so there is no test " \
+           "score (`/retry` trains and evaluates again)"
+    return f"{said}: {message}" if status == "failed" and message else f"{said}."
 
 
 def _read_metrics(out_dir: Path) -> dict | None:

@@ -228,15 +228,18 @@ KEYS: tuple[PlanKey, ...] = (
     PlanKey("text", "text_column", "the column holding the text", text_format=COLUMN_TEXT,
             chosen="the string column with the longest texts"),
     PlanKey("model", "model", "the model to fine-tune", text_format=HUB_TEXT.format("model")),
-    PlanKey("epochs", "epochs", "passes over the training data"),
+    PlanKey("epochs", "epochs", "passes over the training data",
+            chosen="`5`, fewer (not below 2) when the time estimate would not fit the budget"),
     PlanKey("lr", "learning_rate", "learning rate"),
     PlanKey("batch_size", "batch_size", "training batch size"),
     PlanKey("max_length", "max_length", "tokens kept per text; longer texts are truncated",
             chosen="the data's 99th-percentile length in tokens, rounded up to a multiple of 8 (16 to 256)"),
     PlanKey("seed", "seed", "random seed for the split and the training"),
-    PlanKey("rows", "max_train_rows", "most training rows used (a stratified sample)"),
+    PlanKey("rows", "max_train_rows", "most training rows the fine-tune uses, a stratified sample; the TF-IDF "
+            "model uses every row",
+            chosen="every row, or fewer when even 2 epochs would not fit the budget"),
     PlanKey("budget", "time_budget_minutes", "training time budget in minutes; training stops cleanly and "
-            "keeps the best checkpoint", aliases=("budget_minutes",)),
+            "keeps the best checkpoint, then evaluation runs", aliases=("budget_minutes",)),
     PlanKey("hardware", "hardware", "where training runs: this machine, GitHub Actions, or a Hugging Face Jobs "
             "flavor, billed by the minute"),
     PlanKey("max_cost_usd", "max_cost_usd", "most a training job may cost, in US dollars, at its flavor's price "
@@ -244,10 +247,11 @@ KEYS: tuple[PlanKey, ...] = (
             "Set it in " + CONFIG_FILE + " only", config_only=True),
     PlanKey("class_weights", "class_weights", "weight the loss by inverse class frequency",
             chosen="`true` when the largest class has over 3× the rows of the smallest"),
-    PlanKey("ensemble", "ensemble_with_baseline", "ship the fine-tune averaged with the TF-IDF baseline when "
-            "that wins on validation (`false`: the fine-tune alone)"),
+    PlanKey("ensemble", "ensemble_with_baseline", "let the fine-tune averaged with the TF-IDF baseline compete "
+            "for shipping; it ships only when significantly better on validation (`false`: not a candidate)"),
     PlanKey("early_stopping_patience", "early_stopping_patience",
-            "epochs without a better validation macro-F1 before training stops (`0`: never early)"),
+            "epochs without a better validation macro-F1 before training stops (`0`: never early)",
+            chosen="`2`, or `0` when the epochs leave no room to stop early"),
     PlanKey("threads", "threads", "CPU threads for training (`0`: all cores)"),
 )
 BY_SPELLING: dict[str, PlanKey] = {spelling: key for key in KEYS for spelling in key.spellings}

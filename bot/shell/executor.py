@@ -22,7 +22,7 @@ from bot.core.records import Publication, Run, RunSummary, checked_metrics
 from bot.core.render import note, render
 from bot.core.routing import BRANCH_PREFIX, pr_marker
 from bot.errors import UserError
-from bot.planner.schema import EVAL_ALLOWANCE_S, Plan
+from bot.planner.schema import Plan, run_limit_s
 from bot.shell.backends import backend_named, backend_of
 from bot.shell.ports import Repository
 from bot.writing.artifacts import shipped_eval, shipped_key
@@ -114,7 +114,7 @@ class Executor:
         self._checkout(effect.sha, plan, run_dir / "repo")
         request = RunRequest(repo=self.repo, issue=self.number, sha=effect.sha, folder=folder_for(self.number),
                              source=run_dir / "repo", hardware=plan.hardware,
-                             budget_s=plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S)
+                             budget_s=run_limit_s(plan))
         self.on_progress(note("submitting", backend=backend_of(plan.hardware)))
         job = self.backend(backend_of(plan.hardware)).submit(request)
         log.info("issue #%s: %s submitted as %s job %s", self.number, effect.sha[:7], job.backend, job.id)

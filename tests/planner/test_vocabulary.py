@@ -102,8 +102,8 @@ def test_none_clears_an_optional_key():
                         "number ≥ 1 and ≤ 20")),
     ({"epochs": "2.5"}, "`epochs=2.5` is not a whole number"),
     ({"epochs": ""}, "`epochs=` has no value"),
-    ({"rows": "5"}, ("`rows=5` is out of range; `rows` (most training rows used (a stratified sample)) must be a whole "
-                    "number ≥ 10 and ≤ 10,000,000, or `none`")),
+    ({"rows": "5"}, ("`rows=5` is out of range; `rows` (most training rows the fine-tune uses, a stratified sample; "
+                    "the TF-IDF model uses every row) must be a whole number ≥ 10 and ≤ 10,000,000, or `none`")),
     ({"class_weights": "maybe"}, ("`class_weights=maybe` is not true or false; `class_weights` (weight the loss by "
                                  "inverse class frequency) must be `true` or `false` (also yes/no, on/off, 1/0)")),
     ({"hardware": "gpu"}, ("`hardware=gpu` is not allowed; `hardware` (where training runs: this machine, GitHub "
@@ -255,4 +255,5 @@ def test_the_rendered_table_lists_every_key_with_its_aliases_and_defaults():
     assert len(rows) == len(KEYS) and all(row.count(" | ") == 4 for row in rows)
     assert "| `lr` | `learning_rate` | learning rate | a number > 0 and ≤ 0.01 | `0.0001` |" in table
     assert "| `budget` | `budget_minutes`, `time_budget_minutes` |" in table
-    assert "| `epochs` | – | passes over the training data | a whole number ≥ 1 and ≤ 20 | `3` |" in table
+    assert ("| `epochs` | – | passes over the training data | a whole number ≥ 1 and ≤ 20 | `5`, fewer (not below 2) "
+            "when the time estimate would not fit the budget |") in table

@@ -135,3 +135,40 @@ def test_output_dir_is_passed_and_cwd_is_the_source(tmp_path):
     assert Path(where["cwd"]) == src.resolve()
     assert where["argv"] == ["--config", "config.yaml", "--output", str((tmp_path / "out").resolve()), "--smoke"]
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())
+
+
+TRAINED = """
+import json, sys, pathlib
+out = pathlib.Path(sys.argv[sys.argv.index("--output") + 1])
+(out / "model").mkdir(parents=True, exist_ok=True)
+(out / "train_metrics.json").write_text(json.dumps({"epochs_run": 3, "best_val_macro_f1": 0.91234,
+                                                    "stopped_reason": "time_budget"}))
+print(json.dumps({"event": "done", "stopped_reason": "time_budget"}), flush=True)
+"""
+
+
+def test_an_evaluation_killed_at_the_time_limit_still_reports_the_finished_training(tmp_path):
+    src = scripts(tmp_path / "src", TRAINED, evaluate="""
+        import json, time
+        print(json.dumps({"event": "evaluate", "step": "fine-tuned"}), flush=True)
+        time.sleep(120)
+    """)
+    result = LocalRunner(grace_s=2).run(src, tmp_path / "out", budget_s=4)
+    assert result.status == "timed_out" and result.metrics is None
+    assert result.message == ("train.py finished (3 epochs, stopped at the time budget, best validation macro-F1 "
+                              "0.9123); evaluate.py ran out of time, so there is no test score (`/retry` trains and "
+                              "evaluates again).")
+    assert (tmp_path / "out" / "train_metrics.json").is_file() and (tmp_path / "out" / "model").is_dir()
+
+
+def test_a_failed_evaluation_says_what_training_got_and_the_scripts_error(tmp_path):
+    src = scripts(tmp_path / "src", TRAINED, evaluate="""
+        import json, sys
+        print(json.dumps({"event": "error", "message": "ValueError: no test rows"}))
+        sys.exit(1)
+    """)
+    result = LocalRunner().run(src, tmp_path / "out", budget_s=60)
+    assert result.status == "failed"
+    assert result.message.startswith("train.py finished (3 epochs, stopped at the time budget, best validation "
+                                     "macro-F1 0.9123); evaluate.py failed, so there is no test score")
+    assert result.message.endswith(": ValueError: no test rows")
