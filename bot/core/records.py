@@ -75,6 +75,8 @@ class Abstain(_Open):
     threshold: float
     coverage: float | None = None
     accuracy: float | None = None
+    coverage_target: float | None = None
+    ood_refusal_rate: float | None = None
 
 
 class Evaluation(_Open):
@@ -102,7 +104,8 @@ class Metrics(_Open):
     finetuned: Evaluation
     baseline: Evaluation
     ensemble: Evaluation | None = None
-    shipped: Literal["finetuned", "ensemble"] = "finetuned"
+    shipped: Literal["baseline", "finetuned", "ensemble"] = "finetuned"
+    decision: dict[str, Any] | None = None  # train.py's ship decision on validation (absent in older runs)
     train: dict[str, Any]
     verdict: str
 

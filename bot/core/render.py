@@ -12,7 +12,16 @@ import jinja2
 
 from bot import templates_dir
 from bot.core.commands import help_table
-from bot.writing.artifacts import ensemble_outcome, shipped_eval, shipped_key, shipped_title
+from bot.writing.artifacts import (
+    comparison_text,
+    comparisons,
+    decision,
+    model_rows,
+    shipped_eval,
+    shipped_key,
+    shipped_title,
+    validation_text,
+)
 
 Kind = Literal["markdown", "text"]
 
@@ -97,10 +106,12 @@ def environment(kind: Kind = "markdown") -> jinja2.Environment:
         keep_trailing_newline=True, trim_blocks=tidy, lstrip_blocks=tidy, autoescape=False,
     )
     env.filters.update(FILTERS)
-    # Reports read metrics.json through these, so every comment names and shows the shipped predictor.
+    # Reports read metrics.json through these, so every comment names and shows the shipped predictor, and
+    # states each comparison with its interval and test in the model card's words.
     env.globals.update(
-        help_table=help_table, ensemble_outcome=ensemble_outcome,
-        shipped_eval=shipped_eval, shipped_key=shipped_key, shipped_title=shipped_title,
+        help_table=help_table, shipped_eval=shipped_eval, shipped_key=shipped_key, shipped_title=shipped_title,
+        model_rows=model_rows, ship_decision=decision, comparisons=comparisons, comparison_text=comparison_text,
+        validation_text=validation_text,
     )
     return env
 

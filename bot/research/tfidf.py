@@ -1,10 +1,10 @@
 """The TF-IDF model: word 1-2 gram TF-IDF + LinearSVC, with probabilities from a calibrated softmax.
 
-It has two jobs. It is the baseline every fine-tune is compared with (evaluate.py), and it is the
-fine-tune's companion: when averaging the two models' probabilities beats the fine-tune alone on
-validation, train.py saves it next to the transformer and the ensemble is what ships (app.py).
-On BANKING77 the average took test accuracy from 93.5 % to 94.1 % for about a second of training
-(benchmarks/README.md).
+It has three jobs. It is the baseline every fine-tune is compared with (evaluate.py); it is a
+candidate to ship on its own, the cheapest one (train.py ships it when the fine-tune is not
+significantly better on validation: `selection.choose_shipped`); and it is half of the ensemble
+candidate, the two models' probabilities averaged. What ships is saved next to the transformer
+(`model/tfidf/`, `finetuned_weight` 0.0 for the baseline alone) and served by app.py.
 
 Saved as JSON (vocabulary, settings) plus safetensors (idf, weights), never pickle, so loading a
 published model runs no code. Dependency-light and without a `from __future__` import on purpose:
@@ -106,7 +106,7 @@ class TfidfClassifier:
         if self.constant is not None or len(texts) == 0:
             return self
         scores, y = self.scores(texts), np.asarray(y, dtype=int)
-        losses = [-np.log(softmax(scores, t)[np.arange(len(y)), y] + 1e-12).mean() for t in TEMPERATURES]
+        losses = [_smoothed_log_loss(softmax(scores, t), y) for t in TEMPERATURES]
         self.temperature = float(TEMPERATURES[int(np.argmin(losses))])
         return self
 
@@ -151,6 +151,21 @@ class TfidfClassifier:
             model.coef, model.intercept = tensors["coef"], tensors["intercept"]
             model.classes = np.asarray(meta["classes"], dtype=int)
         return model
+
+
+def _smoothed_log_loss(probs: np.ndarray, y: np.ndarray) -> float:
+    """Log-loss with 1/(n+2) of each row's weight on the other classes (Laplace's rule of succession).
+
+    Plain log-loss on a validation split the model gets all right is lowest at the smallest temperature,
+    making every confidence 1.0, so no abstain threshold could refuse anything; this keeps an error
+    rate of about 1/(n+2) possible, as the fine-tune's temperature fit does (selection.py).
+    """
+    n, k = probs.shape
+    log_probs = np.log(probs + 1e-12)
+    true = log_probs[np.arange(n), y]
+    others = (log_probs.sum(axis=1) - true) / max(k - 1, 1)
+    smoothing = 1.0 / (n + 2)
+    return float(-((1.0 - smoothing) * true + smoothing * others).mean())
 
 
 def blend(finetuned_probs, tfidf_probs, finetuned_weight: float) -> np.ndarray:

@@ -59,8 +59,9 @@ def _summary(result: RunResult, timeout_s: float) -> str:
     start = next((e for e in result.events if e.get("event") == "start"), {})
     m = result.metrics or {}
     shipped, base = shipped_eval(m), m.get("baseline", {})
+    rows = start.get("finetune_train_rows", start.get("train_rows", "?"))  # the fine-tune's (capped) rows
     return (
-        f"smoke test passed in {result.seconds:.0f} s: trained on {start.get('train_rows', '?')} rows "
+        f"smoke test passed in {result.seconds:.0f} s: trained on {rows} rows "
         f"for {start.get('total_steps', '?')} steps and evaluated on {m.get('rows', {}).get('test', '?')} "
         f"test rows ({shipped_title(m)} macro-F1 {shipped.get('macro_f1', 0):.2f}, "
         f"baseline {base.get('macro_f1', 0):.2f}; "

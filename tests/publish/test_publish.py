@@ -1,8 +1,8 @@
 """Publishing: the local layout mirrors the Hub, both targets are idempotent, the Hub path speaks the Hub API.
 
-The OUT folders are the session's real run of the generated scripts (`ensemble_*`) and the same run
-derived as if the plan had said `/plan ensemble=false` (`alone_*`: no model/tfidf/, metrics.json edited);
-conftest.py says how. The Hub is a mock of its HTTP API, named so below.
+The OUT folders are the session's real run of the generated scripts as shipped with each predictor
+(`baseline_*`, `ensemble_*`, `alone_*`: conftest.py says how). The Hub is a mock of its HTTP API, named
+so below.
 """
 
 from __future__ import annotations
@@ -321,7 +321,58 @@ def test_an_ensemble_run_publishes_its_tfidf_companion_with_the_model_and_the_sp
     assert threshold != ensemble_metrics["finetuned"]["abstain"]["threshold"]
     assert f"THRESHOLD = {json.dumps(threshold)}  #" in (space_root / "app.py").read_text()
     readme = " ".join((space_root / "README.md").read_text().split())
-    assert "served as the fine-tuned transformer + TF-IDF ensemble the model card evaluates" in readme
+    assert "It serves the predictor the model card evaluates, the **fine-tuned transformer + TF-IDF ensemble**" in readme
+    weight = ensemble_metrics["ensemble"]["finetuned_weight"]
+    assert f"times {weight:.2f}, plus those of the TF-IDF + LinearSVC model" in readme
     assert f"{100 * threshold:.1f} % (the abstain threshold" in readme
     # On the Hub the Space downloads the model repo, companion included, instead of carrying it.
     assert set(build_space(ensemble_out, ensemble_plan, ensemble_metrics, SPACE_ID, REPO_ID)) == SPACE_FILES
+
+
+def test_a_baseline_run_publishes_the_tfidf_model_and_a_space_that_says_so(
+    tmp_path, baseline_out, baseline_plan, baseline_metrics
+):
+    from bot.research.tfidf import TfidfClassifier
+
+    publish_local(tmp_path, baseline_out, baseline_plan, baseline_metrics, REPO_ID, SPACE_ID)
+    model_root, space_root = tmp_path / "models" / REPO_ID, tmp_path / "spaces" / SPACE_ID
+
+    # The fine-tune is there too: it is what pipeline() loads, and the card says it is not what ships.
+    assert set(_tree(model_root)) == MODEL_FILES | {"tfidf/tfidf.json", "tfidf/tfidf.safetensors"}
+    assert TfidfClassifier.load(model_root / "tfidf").finetuned_weight == 0.0
+    card = ModelCard.load(model_root / "README.md")
+    assert card.data.eval_results[0].metric_value == baseline_metrics["finetuned"]["accuracy"]
+    assert "**Result** (TF-IDF + LinearSVC baseline)." in card.text
+    abstain = baseline_metrics["baseline"]["abstain"]
+    assert f"THRESHOLD = {json.dumps(abstain['threshold'])}  #" in (space_root / "app.py").read_text()
+    readme = " ".join((space_root / "README.md").read_text().split())
+    assert "It serves the predictor the model card evaluates, the **TF-IDF + LinearSVC baseline**" in readme
+    assert "this Space does not load the transformer at all" in readme
+    assert f"the app answers {100 * abstain['coverage']:.1f} % of the test texts" in readme
+    assert f"{100 * abstain['accuracy']:.1f} % of those answers are right" in readme
+    assert (
+        f"get `UNKNOWN` {100 * abstain['ood_refusal_rate']:.1f} % of the time on {abstain['ood_rows']} held-out "
+        "off-topic sentences" in readme
+    )
+    assert "ensemble" not in readme
+
+
+def test_nothing_is_published_when_the_files_and_metrics_disagree_on_what_ships(
+    tmp_path, baseline_out, baseline_plan, baseline_metrics, alone_out, alone_metrics, ensemble_metrics
+):
+    """The card, the Space and the verdict describe one predictor, the one the model folder serves."""
+    cases = [
+        (baseline_out, alone_metrics, "ships the fine-tuned transformer but .* holds the TF-IDF \\+ LinearSVC baseline"),
+        (alone_out, baseline_metrics, "ships the TF-IDF \\+ LinearSVC baseline but .* holds the fine-tuned transformer"),
+        (baseline_out, {**baseline_metrics, "shipped": "finetuned"}, "train.py's decision chose `baseline`"),
+        (baseline_out, ensemble_metrics, "holds the TF-IDF \\+ LinearSVC baseline"),
+    ]
+    for out, metrics, message in cases:
+        for build in (build_model_repo, build_space):
+            args = (REPO_ID,) if build is build_model_repo else (SPACE_ID, REPO_ID)
+            with pytest.raises(PublishError, match=message):
+                build(out, baseline_plan, metrics, *args)
+        with pytest.raises(PublishError):
+            publish_local(tmp_path / "target", out, baseline_plan, metrics, REPO_ID, SPACE_ID)
+    assert not (tmp_path / "target" / "models").exists()
+    assert not (tmp_path / "target" / "spaces").exists()

@@ -1,11 +1,14 @@
-"""The training report comment, rendered by the phase machine from the session run's metrics.json.
+"""The training report comment, rendered by the phase machine from the session run's metrics.json, and
+the demo's last JSON line, read from the published metrics.json.
 
-`ensemble_*`: the real run of the generated scripts; `alone_*`: derived from it as if the plan had said
-`/plan ensemble=false`; `pre_ensemble_metrics`: the derived metrics without the keys the ensemble added
+`baseline_*`, `ensemble_*`, `alone_*`: the real run of the generated scripts as shipped with each
+predictor; `pre_ensemble_metrics`: the fine-tune's metrics without the keys evaluate.py gained since
 (conftest.py says how each is made).
 """
 
 from __future__ import annotations
+
+import json
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import html_block
@@ -15,6 +18,7 @@ from bot.core.events import Facts
 from bot.core.machine import step
 from bot.core.state import IssueState, Phase
 from bot.shell.executor import _run_summary
+from bot.writing.artifacts import SHIPPED_TITLES
 
 HEAD = "c" * 40
 
@@ -45,43 +49,129 @@ def _points(drop: float) -> str:
     return "±0.0 pts" if change == 0 else f"{'+' if change > 0 else '−'}{abs(change):.1f} pts"
 
 
+def _ci_pct(pair) -> str:
+    return f"(95 % CI {_pct(pair[0])}–{_pct(pair[1])})"
+
+
+def _signed(points: float) -> str:
+    rounded = round(points, 1)
+    return "±0.0" if rounded == 0 else f"{'+' if rounded > 0 else '−'}{abs(rounded):.1f}"
+
+
 def test_report_headlines_the_shipped_ensemble_and_shows_the_transformer_beside_it(ensemble_out, ensemble_metrics):
     state, body = _report(ensemble_out, ensemble_metrics)
     ensemble, alone = ensemble_metrics["ensemble"], ensemble_metrics["finetuned"]
 
-    headline, transformer, baseline = _headline_rows(body)
-    assert headline.startswith("| **Shipped: fine-tuned transformer + TF-IDF ensemble**")
-    assert f"**{_pct(ensemble['accuracy'])}**" in headline and f"**{ensemble['macro_f1']:.3f}**" in headline
-    assert transformer.startswith("| Transformer alone (`pipeline()`")
-    assert f"weight {ensemble['finetuned_weight']:.2f}" in transformer and _pct(alone["accuracy"]) in transformer
-    assert baseline.startswith("| TF-IDF baseline") and _pct(ensemble_metrics["baseline"]["accuracy"]) in baseline
-    assert f"**Abstain threshold** (chosen on validation): {ensemble['abstain']['threshold']:.2f}" in body
-    assert "**Ensemble with TF-IDF:** shipped;" in body
+    headline, *others = _headline_rows(body)
+    assert headline.startswith(
+        f"| **Shipped: fine-tuned transformer + TF-IDF ensemble** (weight {ensemble['finetuned_weight']:.2f})"
+    )
+    assert f"**{_pct(ensemble['accuracy'])}** {_ci_pct(ensemble['interval']['accuracy'])}" in headline
+    assert f"**{ensemble['macro_f1']:.3f}**" in headline
+    baseline, transformer = others
+    assert baseline.startswith("| TF-IDF + LinearSVC baseline (`tfidf/` alone)")
+    assert _pct(ensemble_metrics["baseline"]["accuracy"]) in baseline
+    assert transformer.startswith("| Fine-tuned transformer (what `pipeline()` loads)") and _pct(alone["accuracy"]) in (
+        transformer
+    )
+    assert "**Abstain threshold** (chosen on validation and 100 off-topic sentences; coverage target 97.0 %): " in body
+    assert f": {ensemble['abstain']['threshold']:.2f} → answers {_pct(ensemble['abstain']['coverage'])}" in body
+    assert "which is not the shipped predictor; the Space's `app.py` serves the fine-tuned transformer + TF-IDF" in body
     assert state.run.summary.shipped == "ensemble"
     assert state.run.summary.accuracy == ensemble["accuracy"]
 
 
-def test_report_of_a_fine_tune_shipped_alone_headlines_it_and_says_why(alone_out, alone_metrics):
+def test_report_of_a_shipped_baseline_headlines_it_with_the_decision_and_each_test_comparison(
+    baseline_out, baseline_metrics
+):
+    state, body = _report(baseline_out, baseline_metrics)
+    base, abstain = baseline_metrics["baseline"], baseline_metrics["baseline"]["abstain"]
+
+    headline, *others = _headline_rows(body)
+    assert headline.startswith("| **Shipped: TF-IDF + LinearSVC baseline** (`tfidf/` alone)")
+    assert f"**{_pct(base['accuracy'])}** {_ci_pct(base['interval']['accuracy'])}" in headline
+    assert [row.split(" (")[0] for row in others] == [
+        "| Fine-tuned transformer",
+        "| Fine-tuned transformer + TF-IDF ensemble",
+    ]
+    assert "`pipeline()` and the Hub widget load the fine-tuned transformer" in body
+    assert "which is not the shipped predictor; the Space's `app.py` serves the TF-IDF + LinearSVC baseline." in body
+    assert f"**Ship decision** (train.py, on validation only): {baseline_metrics['decision']['reason']}" in body
+    for row in baseline_metrics["comparisons"]:
+        low, high = row["interval"]
+        significance = "significant" if row["significant"] else "not significant"
+        assert (
+            f"- TF-IDF + LinearSVC baseline − {SHIPPED_TITLES[row['other']]}: {_signed(row['diff_points'])} pts of "
+            f"accuracy (95 % CI {_signed(low)} to {_signed(high)}), McNemar " in body
+        )
+        assert body.split(f"− {SHIPPED_TITLES[row['other']]}: ")[1].split("\n")[0].endswith(f": {significance}")
+    assert f"**Verdict:** {baseline_metrics['verdict']}" in body
+    assert (
+        f"answers {_pct(abstain['coverage'])} of test inputs at {_pct(abstain['accuracy'])} accuracy; the rest are "
+        f"`UNKNOWN`. Held-out off-topic sentences refused: {_pct(abstain['ood_refusal_rate'])} of {abstain['ood_rows']}."
+        in body
+    )
+    rows = baseline_metrics["train"]["finetune_train_rows"]
+    assert f"the fine-tune trained on {rows:,} of the training rows" in body
+    assert state.run.summary.shipped == "baseline" and state.run.summary.accuracy == base["accuracy"]
+
+
+def test_the_report_never_names_another_model_as_shipped(baseline_out, baseline_metrics, ensemble_metrics, alone_metrics):
+    """The headline, the Space sentence and the decision agree with metrics.json's `shipped`."""
+    for metrics in (baseline_metrics, ensemble_metrics, alone_metrics):
+        _, body = _report(baseline_out, metrics)
+        title = SHIPPED_TITLES[metrics["shipped"]]
+
+        assert body.count("**Shipped: ") == 1 and f"**Shipped: {title}**" in body
+        assert metrics["decision"]["shipped"] == metrics["shipped"]
+        if metrics["shipped"] != "finetuned":
+            assert f"the Space's `app.py` serves the {title}." in body
+        else:
+            assert "not the shipped predictor" not in body
+
+
+def test_report_of_a_fine_tune_shipped_alone_headlines_it(alone_out, alone_metrics):
     state, body = _report(alone_out, alone_metrics)
     alone = alone_metrics["finetuned"]
 
-    headline, baseline = _headline_rows(body)
-    assert headline.startswith("| **Shipped: fine-tuned transformer** (`sentence-transformers/all-MiniLM-L6-v2`)")
+    headline, *_ = _headline_rows(body)
+    assert headline.startswith("| **Shipped: fine-tuned transformer** (what `pipeline()` loads)")
     assert f"**{_pct(alone['accuracy'])}**" in headline
-    assert baseline.startswith("| TF-IDF baseline")
-    assert "**Ensemble with TF-IDF:** not shipped, turned off in the plan;" in body
-    assert f"(chosen on validation): {alone['abstain']['threshold']:.2f}" in body
+    assert "(chosen on validation and 100 off-topic sentences; coverage target 97.0 %): " in body
+    assert f"{alone['abstain']['threshold']:.2f} → answers" in body
     assert state.run.summary.shipped == "finetuned"
 
 
-def test_report_of_a_run_from_before_the_ensemble_headlines_the_fine_tune(
+def test_report_of_a_run_from_before_the_ship_decision_headlines_the_fine_tune(
     alone_out, alone_metrics, pre_ensemble_metrics
 ):
     state, body = _report(alone_out, pre_ensemble_metrics)
 
     assert f"**{_pct(alone_metrics['finetuned']['accuracy'])}**" in _headline_rows(body)[0]
-    assert "Ensemble with TF-IDF" not in body and "(fine-tune " not in body
+    assert "**Ship decision**" not in body and "(fine-tune " not in body and "95 % CI" not in body
     assert state.run.summary.shipped == "finetuned"
+
+
+def test_the_demos_last_line_reports_what_shipped_and_its_abstention(baseline_out, baseline_metrics, monkeypatch):
+    """`ml-intern-bot demo` ends with one JSON line read from the published metrics.json (bot/playground/demo.py)."""
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    from bot.playground import demo
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *args, **kwargs: str(baseline_out / "metrics.json"))
+    state = SimpleNamespace(pr_number=2, run=SimpleNamespace(cost_usd=0.0))
+    world = SimpleNamespace(hub_url="http://127.0.0.1:9")
+    line = json.loads(json.dumps(demo._summary(world, state, 1, "local", "ml-intern/model", "ml-intern/space", "UNKNOWN")))
+
+    base, abstain = baseline_metrics["baseline"], baseline_metrics["baseline"]["abstain"]
+    assert line["shipped"] == "baseline"
+    assert (line["accuracy"], line["macro_f1"]) == (base["accuracy"], base["macro_f1"])
+    assert line["finetuned_accuracy"] == baseline_metrics["finetuned"]["accuracy"]
+    assert line["baseline_accuracy"] == base["accuracy"]
+    assert (line["coverage"], line["ood_refusal_rate"]) == (abstain["coverage"], abstain["ood_refusal_rate"])
+    assert line["train_seconds"] == baseline_metrics["train"]["train_seconds"]
 
 
 # --------------------------------------------------------------------------- how GitHub will lay it out
@@ -120,8 +210,10 @@ def _layout(md: MarkdownIt, body: str) -> tuple[list[str], list[tuple[int, str]]
     return cells, blocks
 
 
-def test_report_closes_every_details_block_after_its_table(ensemble_out, ensemble_metrics, alone_out, alone_metrics):
-    for out, metrics in ((ensemble_out, ensemble_metrics), (alone_out, alone_metrics)):
+def test_report_closes_every_details_block_after_its_table(
+    ensemble_out, ensemble_metrics, alone_out, alone_metrics, baseline_out, baseline_metrics
+):
+    for out, metrics in ((ensemble_out, ensemble_metrics), (alone_out, alone_metrics), (baseline_out, baseline_metrics)):
         _, body = _report(out, metrics)
         for reading, md in _parsers().items():
             cells, blocks = _layout(md, body)

@@ -1,7 +1,7 @@
 """The Space's app.py, rendered from the template and run on the model the session's real run trained.
 
-The Space is published from the `alone_*` fixtures: the real run's folder without model/tfidf/, as if
-the plan had said `/plan ensemble=false` (conftest.py), so `predict` is the fine-tune alone.
+The Space is published from the `alone_*` fixtures (the fine-tune ships alone, no model/tfidf/), so
+`predict` runs the transformer; test_space_shipped.py publishes each shipped predictor.
 """
 
 from __future__ import annotations
@@ -197,9 +197,10 @@ def test_app_template_renders_with_codegens_plain_environment(alone_plan, alone_
     examples = [("where is my parcel", alone_plan.labels[0])]
     text = env.get_template("scripts/app.py.j2").render(
         plan=alone_plan, examples=examples, threshold=0.5, threshold_from_validation=True, model_repo=REPO_ID,
-        tfidf_source=tfidf_source(),
+        tfidf_source=tfidf_source(), script_header=codegen.script_header("app.py", alone_plan),
     )
     assert text == render_app(alone_plan, examples, 0.5, REPO_ID)
+    assert text.startswith("# /// script\n")  # the published copy runs with `uv run app.py`, as the PR's does
     compile(text, "app.py", "exec")
 
 

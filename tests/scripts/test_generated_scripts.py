@@ -19,9 +19,11 @@ from bot.writing.smoke import write_files
 from . import load_script, make_plan, offline_hf_home, script_env, write_bitext_sample
 
 EVAL_KEYS = {"accuracy", "macro_f1", "per_class", "confusion", "most_confused", "misclassified", "ece",
-             "abstain", "stress"}
+             "abstain", "stress", "interval"}
 TOP_KEYS = {"dataset", "model", "label_column", "labels", "rows", "finetuned", "baseline", "ensemble", "shipped",
-            "train", "verdict"}
+            "decision", "comparisons", "out_of_domain", "train", "verdict"}
+ABSTAIN_KEYS = {"threshold", "coverage", "accuracy", "coverage_target", "ood_refusal_rate", "ood_rows"}
+FINETUNE_ROWS = 150  # the plan's max_train_rows: fewer than the sample's ~240 train rows
 
 
 def run_script(src: Path, name: str, out: Path, env: dict, *extra: str) -> tuple[int, list[dict], str]:
@@ -36,7 +38,7 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("scripts")
     env = script_env(offline_hf_home(root / "hf"))
     labels = write_bitext_sample(root / "src" / "bitext_sample.csv", rows=300)
-    plan = make_plan("bitext_sample.csv", labels)
+    plan = make_plan("bitext_sample.csv", labels, max_train_rows=FINETUNE_ROWS)
     write_files(codegen.render_pr_files(plan, examples=[]), root / "src")
     return root, env, plan
 
@@ -74,7 +76,8 @@ def test_splits_are_disjoint_and_complete(trained):
     keys = {n: set(f["text"].str.lower().str.split().str.join(" ")) for n, f in frames.items()}
     assert not keys["train"] & keys["test"] and not keys["train"] & keys["validation"]
     assert set(frames["train"]["label"]) == set(plan.labels)
-    assert len(frames["train"]) == events[0]["train_rows"]
+    # max_train_rows caps the fine-tune's rows only: splits/train.csv (the TF-IDF model's) is the whole split
+    assert len(frames["train"]) == events[0]["train_rows"] > FINETUNE_ROWS == events[0]["finetune_train_rows"]
 
 
 def test_train_metrics_and_best_model(trained):
@@ -84,6 +87,8 @@ def test_train_metrics_and_best_model(trained):
     assert metrics["stopped_reason"] in {"completed", "early_stopping"}
     assert metrics["epochs_run"] == len(metrics["history"]) <= plan.epochs
     assert metrics["best_val_macro_f1"] == pytest.approx(max(h["val_macro_f1"] for h in metrics["history"]))
+    assert metrics["finetune_train_rows"] == FINETUNE_ROWS < metrics["train_rows"]
+    assert 0.05 < metrics["finetune_temperature"] < 20  # fitted, not stuck at an end of the search
     config = json.loads((out / "model" / "config.json").read_text())
     assert [config["id2label"][str(i)] for i in range(len(plan.labels))] == plan.labels
     assert (out / "model" / "tokenizer.json").is_file() and not (out / "checkpoints").exists()
@@ -104,7 +109,12 @@ def test_metrics_json_has_every_contract_key(trained):
         matrix = e["confusion"]["matrix"]
         assert e["confusion"]["labels"] == plan.labels and len(matrix) == len(plan.labels)
         assert sum(map(sum, matrix)) == m["rows"]["test"]
-        assert set(e["abstain"]) == {"threshold", "coverage", "accuracy"}
+        assert set(e["abstain"]) == ABSTAIN_KEYS and e["abstain"]["coverage_target"] == 0.97
+        assert e["abstain"]["ood_rows"] == m["out_of_domain"]["held_out_rows"] > 50
+        assert e["abstain"]["ood_refusal_rate"] == e["stress"]["out_of_domain"]["abstain_rate"]
+        low, high = e["interval"]["accuracy"]
+        assert low <= e["accuracy"] <= high and e["interval"]["level"] == 0.95
+        assert e["interval"]["macro_f1"][0] <= e["macro_f1"] <= e["interval"]["macro_f1"][1]
         assert set(e["stress"]) == {"typos", "lowercase", "uppercase", "truncation", "out_of_domain"}
         assert all(set(e["stress"][k]) == {"accuracy", "drop"} for k in ("typos", "lowercase", "uppercase", "truncation"))
         assert 0 <= e["stress"]["out_of_domain"]["abstain_rate"] <= 1
@@ -113,6 +123,7 @@ def test_metrics_json_has_every_contract_key(trained):
         assert all(set(x) == {"text", "true", "pred", "confidence"} for x in e["misclassified"])
     assert m["baseline"]["macro_f1"] > 0.8  # TF-IDF on Bitext categories is strong (data README)
     assert isinstance(m["verdict"], str) and "baseline" in m["verdict"]
+    assert m["out_of_domain"]["calibration_rows"] == m["out_of_domain"]["held_out_rows"]
     assert eval_events[-1]["event"] == "evaluated"
 
 
@@ -189,8 +200,10 @@ def test_relative_dataset_path_falls_back_to_the_config_folder(train_module, tmp
     monkeypatch.chdir(tmp_path)
     assert train_module.local_dataset_path("d.csv", tmp_path / "cfg") == tmp_path / "cfg" / "d.csv"
     assert train_module.local_dataset_path("owner/hub-id", tmp_path / "cfg") is None
-    with pytest.raises(train_module.TrainingAborted):
-        train_module.local_dataset_path("missing.parquet", tmp_path / "cfg")
+    # a missing file is no local path; it is fatal when there is no Hub ID to load instead
+    assert train_module.local_dataset_path("missing.parquet", tmp_path / "cfg") is None
+    with pytest.raises(train_module.TrainingAborted, match="missing.parquet"):
+        train_module.load_frames({"dataset": "missing.parquet"}, tmp_path / "cfg", None)
 
 
 def test_labels_outside_the_plan_are_dropped(train_module):
@@ -234,30 +247,133 @@ def test_fresh_head_learns_faster_than_the_pretrained_body(trained, train_module
 def test_the_shipped_model_is_the_one_saved_and_evaluated(trained):
     out, _, train_events, eval_events = trained
     train, m = (json.loads((out / name).read_text()) for name in ("train_metrics.json", "metrics.json"))
-    choice = train["ensemble"]
-    saved = (out / "model" / "tfidf" / "tfidf.json").is_file()
-    assert saved == choice["shipped"] == (m["shipped"] == "ensemble") == (m["ensemble"] is not None)
+    decision = train["decision"]
+    assert decision["candidates"][:2] == ["baseline", "finetuned"] and decision["alpha"] == 0.05
+    assert m["decision"] == decision and m["shipped"] == decision["shipped"]  # evaluate.py never re-decides
     assert train_events[-1]["shipped"] == m["shipped"] == eval_events[-1]["shipped"]
     assert eval_events[-1]["accuracy"] == m[m["shipped"]]["accuracy"]
-    assert choice["finetuned_weight"] in [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
-    assert choice["val_accuracy"]["ensemble"] >= choice["val_accuracy"]["finetuned"]
-    # the fine-tune's validation probabilities line up with the rows: its accuracy is the kept epoch's
-    best = max(train["history"], key=lambda h: h["val_macro_f1"])
-    assert abs(choice["val_accuracy"]["finetuned"] - best["val_accuracy"]) <= 1.5 / m["rows"]["validation"]
-    assert train["train_seconds"] >= train["finetune_seconds"]
+    # the saved files are the decision: model/tfidf/ iff the ensemble or the baseline ships
+    saved = (out / "model" / "tfidf" / "tfidf.json").is_file()
+    assert saved == (m["shipped"] != "finetuned")
     if saved:
-        assert m["ensemble"]["finetuned_weight"] == choice["finetuned_weight"] < 1.0
-        assert choice["val_accuracy"]["ensemble"] > choice["val_accuracy"]["finetuned"]
+        weight = json.loads((out / "model" / "tfidf" / "tfidf.json").read_text())["finetuned_weight"]
+        assert weight == (decision["finetuned_weight"] if m["shipped"] == "ensemble" else 0.0)
+    assert decision["finetuned_weight"] in [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # the plan keeps the ensemble on
+    assert ("ensemble" in decision["candidates"]) == (decision["finetuned_weight"] < 1.0) == (m["ensemble"] is not None)
+    # the shipped model is the cheapest one no costlier candidate beat significantly on validation
+    steps = decision["comparisons"]
+    assert [c["costlier"] for c in steps] == decision["candidates"][1:]
+    winners = [c["costlier"] for c in steps if c["significant"] and c["val_gain_points"] > 0]
+    assert m["shipped"] == (winners[-1] if winners else "baseline")
+    # the fine-tune's validation predictions line up with the rows: its accuracy is the kept epoch's
+    best = max(train["history"], key=lambda h: h["val_macro_f1"])
+    assert abs(decision["val_accuracy"]["finetuned"] - best["val_accuracy"]) <= 1.5 / m["rows"]["validation"]
+    assert train["train_seconds"] >= train["finetune_seconds"]
+    # the test comparisons: the shipped model against each other one, with interval and McNemar p
+    others = [k for k in ("baseline", "finetuned", "ensemble") if m.get(k) and k != m["shipped"]]
+    assert [c["other"] for c in m["comparisons"]] == others
+    for c in m["comparisons"]:
+        assert c["shipped"] == m["shipped"] and 0 <= c["p_value"] <= 1 and c["significant"] == (c["p_value"] < 0.05)
+        assert c["interval"][0] <= c["diff_points"] <= c["interval"][1]
+        assert c["diff_points"] == pytest.approx(100 * (m[m["shipped"]]["accuracy"] - m[c["other"]]["accuracy"]),
+                                                 abs=0.01)
     report = (out / "report.md").read_text()
-    assert "## Shipped model" in report and "(shipped)**" in report
+    assert "## Shipped model" in report and "(shipped)**" in report and decision["reason"] in report
 
 
-def _val_probs(out: Path, labels: list[str], correct: bool) -> np.ndarray:
-    """Crafted fine-tune probabilities on the run's validation split: all right, or uniform."""
-    val = pd.read_csv(out / "splits" / "validation.csv", dtype=str, keep_default_na=False)
-    if not correct:
-        return np.full((len(val), len(labels)), 1.0 / len(labels))
-    return np.eye(len(labels))[val["label"].map({name: i for i, name in enumerate(labels)})]
+def test_the_verdict_names_what_ships_and_qualifies_every_comparison(trained):
+    out = trained[0]
+    m = json.loads((out / "metrics.json").read_text())
+    names = {"baseline": "TF-IDF baseline", "finetuned": "fine-tune", "ensemble": "fine-tune + TF-IDF ensemble"}
+    verdict = m["verdict"]
+    assert verdict.startswith(f"The {names[m['shipped']]} ships")
+    for c in m["comparisons"]:  # each with its interval, and said to be significant or not
+        assert f"against the {names[c['other']]} (95% interval {c['interval'][0]:+.1f} to {c['interval'][1]:+.1f}" \
+            in verdict
+    assert verdict.count("significant") >= len(m["comparisons"]) + len(m["decision"]["comparisons"])
+    for stale in ("clear gain", "ship the baseline unless", "not worth its cost"):
+        assert stale not in verdict
+
+
+def test_the_report_states_the_abstention_rule_and_what_it_does(trained):
+    out = trained[0]
+    m, report = json.loads((out / "metrics.json").read_text()), (out / "report.md").read_text()
+    a = m[m["shipped"]]["abstain"]
+    section = report.split("## Abstention", 1)[1].split("\n## ", 1)[0]
+    assert f"below {a['threshold']:.3f}" in section and "coverage target of 97.0%" in section
+    assert f"answers {100 * a['coverage']:.1f}% of the texts" in section
+    assert f"refuses {100 * a['ood_refusal_rate']:.1f}% of {a['ood_rows']} held-out off-topic sentences" in section
+    assert "Held-out off-topic sentences" in report.split("## Robustness", 1)[1]
+    for key in ("abstain", "ensemble", "decision", "interval"):
+        assert f"- **{key}**:" in report
+
+
+def _crafted_splits(labels: list[str]) -> dict:
+    """Words that name the class for the TF-IDF model, except on the validation rows that say "gamma"."""
+    words = {label: f"word{i}" for i, label in enumerate(labels)}
+    train = pd.DataFrame([{"text": f"please {words[lab]} now {j}", "label": lab} for lab in labels for j in range(8)])
+    val = pd.DataFrame([{"text": f"please {words[lab]} now" if j % 2 else f"gamma {j}", "label": lab}
+                        for lab in labels for j in range(4)])
+    return {"train": train, "validation": val, "test": val}
+
+
+def _crafted_probs(val: pd.DataFrame, labels: list[str], right_on_gamma: bool, right_elsewhere: bool) -> np.ndarray:
+    """Fine-tune probabilities: confidently right or slightly wrong, on the 'gamma' rows or the others."""
+    y = val["label"].map({name: i for i, name in enumerate(labels)}).to_numpy()
+    probs = np.full((len(y), len(labels)), 0.0)
+    for i, (label, text) in enumerate(zip(y, val["text"])):
+        right = right_on_gamma if text.startswith("gamma") else right_elsewhere
+        wrong = (label + 1) % len(labels)
+        probs[i, label], probs[i, wrong] = (0.9, 0.1) if right else (0.45, 0.55)
+    return probs
+
+
+def test_the_decision_saves_what_ships(train_module, tmp_path):
+    labels = ["a", "b", "c", "d"]
+    splits, model_dir = _crafted_splits(labels), tmp_path / "model"
+    config = {"ensemble_with_baseline": True}
+    val = splits["validation"]
+    # each model right where the other is unsure: the average is right everywhere and ships
+    decision = train_module.decide(_crafted_probs(val, labels, True, False), splits, labels, config, model_dir)
+    assert decision["shipped"] == "ensemble" and decision["val_accuracy"]["ensemble"] == 1.0
+    saved = json.loads((model_dir / "tfidf" / "tfidf.json").read_text())
+    assert saved["finetuned_weight"] == decision["finetuned_weight"] < 1.0
+    # a fine-tune right everywhere: no costlier candidate than it, and no stale model/tfidf/ left behind
+    decision = train_module.decide(_crafted_probs(val, labels, True, True), splits, labels, config, model_dir)
+    assert decision["shipped"] == "finetuned" and not (model_dir / "tfidf").exists()
+    # a fine-tune no better than TF-IDF where TF-IDF knows, and the ensemble off: the baseline ships alone
+    decision = train_module.decide(_crafted_probs(val, labels, False, True), splits, labels,
+                                   {"ensemble_with_baseline": False}, model_dir)
+    assert decision["shipped"] == "baseline" and decision["candidates"] == ["baseline", "finetuned"]
+    assert decision["finetuned_weight"] is None
+    assert json.loads((model_dir / "tfidf" / "tfidf.json").read_text())["finetuned_weight"] == 0.0
+
+
+def test_the_temperature_is_folded_into_the_output_layer(train_module):
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
+
+    small = {"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+             "intermediate_size": 8, "num_labels": 3}
+    inputs = {"input_ids": torch.tensor([[2, 5, 7, 3]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
+    bert = BertForSequenceClassification(BertConfig(**small)).eval()
+    roberta = RobertaForSequenceClassification(RobertaConfig(**small, max_position_embeddings=16)).eval()
+    assert train_module.output_layer(bert, 3) is bert.classifier
+    assert train_module.output_layer(roberta, 3) is roberta.classifier.out_proj  # a head with a hidden layer
+    for model in (bert, roberta):
+        with torch.no_grad():
+            before = model(**inputs).logits
+            assert train_module.fold_temperature(model, 2.5, 3) == 2.5
+            assert torch.allclose(model(**inputs).logits, before / 2.5, atol=1e-6)
+    assert train_module.fold_temperature(torch.nn.Sequential(torch.nn.Linear(4, 2)), 2.0, 3) == 1.0  # no head
+
+
+def test_max_train_rows_caps_the_finetune_only(train_module):
+    train = pd.DataFrame({"text": [str(i) for i in range(500)], "label": ["a", "b"] * 250})
+    config = {"max_train_rows": 100, "smoke_rows": 40, "seed": 1}
+    assert len(train_module.finetune_rows(train, config, smoke=False)) == 100
+    assert len(train_module.finetune_rows(train, config, smoke=True)) == 40
+    assert len(train_module.finetune_rows(train, {**config, "max_train_rows": None}, smoke=False)) == 500
 
 
 def _splits(out: Path) -> dict:
@@ -265,42 +381,25 @@ def _splits(out: Path) -> dict:
             for n in ("train", "validation", "test")}
 
 
-def test_companion_is_saved_only_when_the_average_wins(trained, train_module, tmp_path):
-    out, plan, _, _ = trained
-    config, model_dir = plan.model_dump(), tmp_path / "model"
-    unsure = train_module.fit_companion(_val_probs(out, plan.labels, False), _splits(out), plan.labels, config,
-                                        model_dir)
-    assert unsure["shipped"] and unsure["finetuned_weight"] < 1.0
-    assert (model_dir / "tfidf" / "tfidf.safetensors").is_file()
-    perfect = train_module.fit_companion(_val_probs(out, plan.labels, True), _splits(out), plan.labels, config,
-                                         model_dir)
-    assert perfect == {"finetuned_weight": 1.0, "shipped": False, "val_accuracy": perfect["val_accuracy"]}
-    assert not (model_dir / "tfidf").exists()  # a rerun that ships the fine-tune alone leaves no stale companion
-    config["ensemble_with_baseline"] = False
-    off = train_module.fit_companion(_val_probs(out, plan.labels, False), _splits(out), plan.labels, config, model_dir)
-    assert not off["shipped"] and not (model_dir / "tfidf").exists()
-
-
 def test_space_app_serves_the_shipped_ensemble(trained, workspace, tmp_path):
     out, plan, _, _ = trained
     root = tmp_path / "space"
     (root / "model").mkdir(parents=True)
     for path in (out / "model").rglob("*"):
-        if path.is_file():
+        if path.is_file() and "tfidf" not in path.relative_to(out / "model").parts:
             dest = root / "model" / path.relative_to(out / "model")
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(path.read_bytes())
-    if not (root / "model" / "tfidf").exists():  # this run shipped the fine-tune alone: ship a companion here
-        train_module = load_script(workspace[0] / "src" / "train.py", "rendered_train_for_app")
-        train_module.fit_companion(_val_probs(out, plan.labels, False), _splits(out), plan.labels,
-                                   plan.model_dump(), root / "model")
+    ev = load_script(workspace[0] / "src" / "evaluate.py", "rendered_evaluate_for_app")
+    # model/tfidf/ as train.py saves it when the ensemble ships (whatever this small run chose)
+    companion, _ = ev.fit_baseline(_splits(out), plan.labels)
+    companion.finetuned_weight = 0.6
+    companion.save(root / "model" / "tfidf")
     (root / "app.py").write_text(codegen.render_pr_files(plan, examples=[], threshold=0.0)["app.py"])
     app = load_script(root / "app.py", "rendered_app_ensemble")
-    ev = load_script(workspace[0] / "src" / "evaluate.py", "rendered_evaluate_for_app")
     text = _splits(out)["test"]["text"].iloc[0]
-    companion = ev.TfidfClassifier.load(root / "model" / "tfidf")
     finetuned = ev.FineTuned(root / "model", plan.max_length).predict_proba([text])
-    expected = ev.blend(finetuned, companion.predict_proba([text]), companion.finetuned_weight)[0]
+    expected = ev.blend(finetuned, companion.predict_proba([text]), 0.6)[0]
     result = app.predict(text)
     assert result["scores"] == pytest.approx({label: p for label, p in zip(plan.labels, expected)}, abs=1e-5)
     assert result["label"] == plan.labels[int(expected.argmax())]

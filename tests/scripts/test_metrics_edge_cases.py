@@ -45,14 +45,13 @@ def test_expected_calibration_error(ev):
     assert ev.expected_calibration_error([], []) == 0.0
 
 
-def test_threshold_is_zero_when_every_answer_is_right(ev):
-    assert ev.choose_threshold([0.9, 0.6, 0.3], [True, True, True]) == 0.0
-
-
-def test_threshold_cuts_below_the_confident_correct_answers(ev):
-    confidence = [0.99, 0.95, 0.9, 0.8, 0.4, 0.3]
-    correct = [True, True, True, True, False, False]
-    assert ev.choose_threshold(confidence, correct) == pytest.approx(0.8)
+def test_threshold_refuses_off_topic_text_only_within_the_coverage_target(ev):
+    # validation answers all right, at 0.6 to 1.0: the rule no longer collapses to 0.0 when none is wrong
+    val = list(np.linspace(0.6, 1.0, 100))
+    off_topic = [0.3, 0.4, 0.5, 0.55]
+    threshold = ev.choose_threshold(val, [True] * 100, off_topic)
+    assert threshold > max(off_topic) and np.mean(np.array(val) >= threshold) >= 0.97
+    assert ev.choose_threshold(val, [True] * 100, [0.95] * 4) == 0.0  # refusing them would cost > 3 % of answers
     at = ev.abstain_metrics([0.85, 0.5, 0.95], [True, False, True], 0.8)
     assert at == {"threshold": 0.8, "coverage": pytest.approx(2 / 3), "accuracy": 1.0}
 
@@ -90,14 +89,45 @@ def test_baseline_gives_zero_probability_to_classes_missing_from_train(ev):
     assert constant.predict_proba(["z"]).argmax() == 2
 
 
-@pytest.mark.parametrize(
-    ("ft", "base", "expected"),
-    [(0.90, 0.898, "not worth its cost"), (0.80, 0.90, "worse"), (0.95, 0.90, "beats")],
-)
-def test_verdict_is_cost_aware(ev, ft, base, expected):
-    text = ev.verdict({"macro_f1": ft}, "fine-tune + TF-IDF ensemble", {"macro_f1": base}, {"train_seconds": 600},
-                      2.0, smoke=False)
-    assert expected in text and text.startswith("The fine-tune + TF-IDF ensemble model")
+def _decision(ev, shipped: str, gain: float, p_value: float) -> dict:
+    """train.py's decision after one validation comparison, baseline against fine-tune."""
+    comparisons = [{"cheaper": "baseline", "costlier": "finetuned", "val_gain_points": gain, "p_value": p_value,
+                    "significant": p_value < 0.05}]
+    return {"shipped": shipped, "reason": ev.decision_reason(shipped, comparisons), "comparisons": comparisons}
+
+
+def test_comparisons_on_test_carry_an_interval_and_a_mcnemar_p(ev):
+    y = np.zeros(200, dtype=int)
+    shipped = y.copy()
+    other = np.r_[np.zeros(180), np.ones(20)].astype(int)  # 20 more errors: p = 2 x 0.5^20
+    [c] = ev.shipped_comparisons("finetuned", {"baseline": other, "finetuned": shipped}, y)
+    assert c["shipped"] == "finetuned" and c["other"] == "baseline" and c["diff_points"] == 10.0
+    assert c["significant"] and c["p_value"] == pytest.approx(2 / 2**20)
+    assert 0 < c["interval"][0] < 10.0 < c["interval"][1]
+
+
+@pytest.mark.parametrize(("shipped", "gain", "p_value", "diff", "p_test", "words"), [
+    ("baseline", 0.4, 0.6, -0.5, 0.7, "not significant"),
+    ("finetuned", 6.0, 0.001, 5.0, 0.002, "significant"),
+])
+def test_verdict_names_what_ships_and_qualifies_each_comparison(ev, shipped, gain, p_value, diff, p_test, words):
+    other = "finetuned" if shipped == "baseline" else "baseline"
+    comparison = {"shipped": shipped, "other": other, "diff_points": diff, "interval": [diff - 1.0, diff + 1.0],
+                  "p_value": p_test, "significant": p_test < 0.05}
+    text = ev.verdict(_decision(ev, shipped, gain, p_value), [comparison], smoke=False)
+    name = {"baseline": "TF-IDF baseline", "finetuned": "fine-tune"}
+    assert text.startswith(f"The {name[shipped]} ships")
+    assert f"{diff:+.1f} points against the {name[other]} (95% interval {diff - 1:+.1f} to {diff + 1:+.1f}" in text
+    assert f"McNemar p = {p_test:.2g}, {words})" in text
+    assert "ship the baseline unless" not in text and "clear gain" not in text
+
+
+def test_verdict_says_when_the_test_set_disagrees_with_validation(ev):
+    comparison = {"shipped": "baseline", "other": "finetuned", "diff_points": -4.0, "interval": [-6.0, -2.0],
+                  "p_value": 0.001, "significant": True}
+    text = ev.verdict(_decision(ev, "baseline", 1.0, 0.4), [comparison], smoke=True)
+    assert text.startswith("Smoke run") and "The TF-IDF baseline ships" in text
+    assert "The fine-tune did significantly better on the test set" in text
 
 
 def test_report_tables_survive_hostile_labels(ev):

@@ -27,8 +27,15 @@ def test_rendered_scripts_pass_the_smoke_test_quickly(tmp_path, env):
     assert result.seconds < 90  # typically ~20-35 s on 2 cores; the budget a PR waits on
     metrics = json.loads((tmp_path / "work" / "out" / "metrics.json").read_text())
     assert metrics["smoke"] is True and metrics["verdict"].startswith("Smoke run")
-    assert 150 <= metrics["rows"]["train"] <= 200  # smoke_rows caps what de-duplication left
-    assert f"trained on {metrics['rows']['train']} rows" in result.summary
+    train = metrics["train"]
+    # smoke_rows caps the fine-tune's rows only; the TF-IDF model and splits/train.csv keep the whole split
+    assert 150 <= train["finetune_train_rows"] <= 200 < train["train_rows"] == metrics["rows"]["train"]
+    assert f"trained on {train['finetune_train_rows']} rows" in result.summary  # the rows the fine-tune saw
+    # the same code path as a real run: one decision, calibrated, with abstention and intervals
+    assert metrics["shipped"] == train["decision"]["shipped"] and train["finetune_temperature"] > 0
+    shipped = metrics[metrics["shipped"]]
+    assert shipped["abstain"]["coverage"] > 0.8 and 0 <= shipped["abstain"]["ood_refusal_rate"] <= 1
+    assert shipped["interval"]["accuracy"][0] <= shipped["accuracy"] <= shipped["interval"]["accuracy"][1]
 
 
 def test_a_failing_script_yields_a_readable_summary(tmp_path, env):

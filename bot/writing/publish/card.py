@@ -1,11 +1,12 @@
 """The model repository: its README (an honest model card with model-index front matter) and its files.
 
 The card's headline numbers and abstain threshold describe the shipped predictor (`bot/writing/artifacts.py`):
-the fine-tune alone, or its average with the TF-IDF companion in `model/tfidf/`. The model-index describes
-the artefact `pipeline("text-classification")` loads from the repository, the fine-tuned transformer alone,
-on the split train.py actually held out; a shipped ensemble's numbers are in the card's text only, so a Hub
-page never credits the transformer with the ensemble's score. The card claims no gain over the baseline:
-evaluate.py computes no interval or significance test, so it states both numbers and their difference.
+the TF-IDF baseline alone, the fine-tune alone, or their average, as train.py decided on validation. The
+model-index describes the artefact `pipeline("text-classification")` loads from the repository, the
+fine-tuned transformer alone, on the split train.py actually held out; a shipped baseline's or ensemble's
+numbers are in the card's text only, so a Hub page never credits the transformer with another model's
+score, and the text says plainly that `pipeline()` is then not the shipped predictor. Every comparison
+the card makes carries its interval and McNemar test (`claims.py`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import yaml
 
 from bot.core.render import environment
 from bot.planner.schema import Plan
-from bot.writing.artifacts import ensemble_outcome, shipped_eval, shipped_title
-from bot.writing.publish.evidence import classes_view, signed_points, stress_view
+from bot.writing.artifacts import shipped_eval, shipped_title
+from bot.writing.publish.claims import abstention_view, decision_view
+from bot.writing.publish.evidence import classes_view, stress_view
 from bot.writing.publish.licence import DATA_SUFFIXES, License, attribution, hub_dataset, license_for
 from bot.writing.publish.run import (
     PLACEHOLDER,
     Files,
     PublishError,
+    check_shipped,
     ensemble_weight,
     model_files,
     pick_examples,
@@ -34,8 +37,8 @@ from bot.writing.publish.run import (
 # Section headings every card carries (tests and reviewers rely on them).
 CARD_SECTIONS = (
     "## Intended use", "### Classes", "## How to use", "## Training data", "## Training procedure", "## Evaluation",
-    "### Per-class results", "### Confusion matrix", "### Calibration and abstention", "### Robustness",
-    "## Limitations and risks", "## Licence",
+    "### Ship decision", "### Per-class results", "### Confusion matrix", "### Calibration and abstention",
+    "### Robustness", "## Limitations and risks", "## Licence",
 )
 # Keys that from_pretrained() records in a saved config although they only told it how to load the files
 # (offline, from which cache...): shipped, `"local_files_only": true` would stop a user's download.
@@ -151,26 +154,18 @@ def card_data(plan: Plan, metrics: dict, repo_id: str, examples, lic: License, i
 
 
 def _results_view(metrics: dict) -> dict:
-    """What the card says about the run's numbers: the shipped block first, the others beside it."""
-    shipped, base = shipped_eval(metrics), metrics.get("baseline") or {}
+    """What the card says about the run's numbers: the shipped block first, the others beside it, the
+    decision between them and the abstention of the shipped one."""
     return {
         "rows": metrics.get("rows", {}),
         "train": metrics.get("train", {}),
-        "shipped": shipped,
+        "shipped": shipped_eval(metrics),
         "shipped_title": shipped_title(metrics),
-        "weight": ensemble_weight(metrics),  # None: the fine-tune ships alone
-        "ensemble_outcome": ensemble_outcome(metrics),
+        "weight": ensemble_weight(metrics),  # 0.0: the baseline ships; None: the fine-tune ships alone
         "fine": metrics.get("finetuned") or {},
-        "base": base,
-        # Raw differences only: metrics.json carries no interval or significance test to qualify them.
-        "vs_base": {key: _difference(shipped, base, key) for key in ("accuracy", "macro_f1")},
-        "points": signed_points,
+        **decision_view(metrics),
+        **abstention_view(metrics),
     }
-
-
-def _difference(a: dict, b: dict, key: str) -> float | None:
-    x, y = a.get(key), b.get(key)
-    return x - y if isinstance(x, int | float) and isinstance(y, int | float) else None
 
 
 def _risks_view(metrics: dict, inspection: dict | None, out_dir: Path | None) -> dict:
@@ -232,6 +227,7 @@ def build_model_repo(out_dir: Path, plan: Plan, metrics: dict, repo_id: str, ins
     """Files of the model repo: card, weights + tokenizer, metrics, confusion matrix, training config."""
     out_dir = Path(out_dir)
     weights = model_files(out_dir)
+    check_shipped(out_dir, metrics)  # the card describes the predictor these files serve, or nothing is published
     for name in CLEANED_CONFIGS:
         if isinstance(weights.get(name), Path):
             weights[name] = shipped_config(out_dir / "model" / name)

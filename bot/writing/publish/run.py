@@ -7,12 +7,13 @@ missing stops the publish with a message that says which step to run.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
 
 from bot.errors import UserError
-from bot.writing.artifacts import shipped_key
+from bot.writing.artifacts import decision, model_title, shipped_key, shipped_title
 
 Files = dict[str, "Path | bytes"]  # path in the repo -> a file to copy, or the bytes to write
 PLACEHOLDER = re.compile(r"\{\{[^{}]+\}\}")  # Bitext-style template slots such as {{Order Number}}
@@ -107,7 +108,57 @@ def split_texts(out_dir: Path | None) -> list[str]:
 
 
 def ensemble_weight(metrics: dict) -> float | None:
-    """The fine-tune's weight in the shipped ensemble's averaged probabilities; None when it ships alone."""
-    if shipped_key(metrics) != "ensemble":
+    """The fine-tune's weight in the shipped predictor's averaged probabilities, as `model/tfidf/tfidf.json`
+    records it: w (0 < w < 1) for the ensemble, 0.0 for the TF-IDF baseline alone, None for the fine-tune alone
+    (no `model/tfidf/`)."""
+    key = shipped_key(metrics)
+    if key == "baseline":
+        return 0.0
+    if key != "ensemble":
         return None
-    return metrics["ensemble"].get("finetuned_weight")
+    weight = metrics["ensemble"].get("finetuned_weight")
+    return weight if weight is not None else (metrics.get("decision") or {}).get("finetuned_weight")
+
+
+def saved_weight(out_dir: Path) -> float | None:
+    """`finetuned_weight` of the TF-IDF model train.py saved in OUT/model/tfidf/ (None: no such model).
+
+    A TF-IDF model saved without a weight is the TF-IDF model on its own, as app.py reads it: 0.0.
+    """
+    path = Path(out_dir) / "model" / "tfidf" / "tfidf.json"
+    if not path.is_file():
+        return None
+    try:
+        weight = json.loads(path.read_text(encoding="utf-8")).get("finetuned_weight")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise PublishError(f"{path} is not the TF-IDF model train.py writes ({exc}): re-run training") from None
+    return float(weight or 0.0)
+
+
+def saved_kind(out_dir: Path) -> str:
+    """What app.py would serve from OUT/model: `baseline` (weight 0), `ensemble` (0 < w < 1) or `finetuned`."""
+    weight = saved_weight(out_dir)
+    if weight is None or weight >= 1.0:
+        return "finetuned"
+    return "baseline" if weight == 0.0 else "ensemble"
+
+
+def check_shipped(out_dir: Path, metrics: dict) -> None:
+    """Refuse to publish when metrics.json, train.py's decision and the saved model disagree on what ships.
+
+    The card's numbers, the Space's answers and the report's verdict must all be about one predictor; a
+    run whose files say otherwise (evaluate.py run on another model folder, a hand-edited metrics.json)
+    is stopped here rather than published with a card that describes a model nobody gets.
+    """
+    key, served = shipped_key(metrics), saved_kind(out_dir)
+    decided = decision(metrics).get("shipped")
+    if decided and decided != key:
+        raise PublishError(f"metrics.json ships the {shipped_title(metrics)} but train.py's decision chose "
+                           f"`{decided}`: re-run evaluate.py on this run's model folder before publishing")
+    if served != key:
+        raise PublishError(f"metrics.json ships the {shipped_title(metrics)} but {Path(out_dir) / 'model'} holds the "
+                           f"{model_title(served)}: re-run training and evaluation")
+    weight = ensemble_weight(metrics)
+    if key == "ensemble" and weight is not None and abs(weight - (saved_weight(out_dir) or 0.0)) > 1e-6:
+        raise PublishError(f"the ensemble in metrics.json has weight {weight} but model/tfidf/tfidf.json "
+                           f"{saved_weight(out_dir)}: re-run evaluate.py on this run's model folder")

@@ -1,8 +1,11 @@
 """The Gradio Space: the PR's app.py rendered for the published model, its README and requirements.
 
-The Space serves what the card evaluates: the shipped predictor with the shipped block's abstain
-threshold, so a visitor sees the same answers the numbers describe. On the Hub it downloads the model
-repo by id; a local publish also copies `model/` beside `app.py`, so `python app.py` runs offline.
+The Space serves what the card evaluates: the shipped predictor (the TF-IDF baseline alone, the
+fine-tune, or their ensemble, as `model/tfidf/tfidf.json` says) with the shipped block's abstain
+threshold, so a visitor sees the same answers the numbers describe, and its README and page say which
+predictor that is, how much of the test set it answers and how many off-topic sentences it refuses.
+On the Hub it downloads the model repo by id; a local publish also copies `model/` beside `app.py`, so
+`python app.py` runs offline.
 """
 
 from __future__ import annotations
@@ -13,22 +16,29 @@ from pathlib import Path
 from bot.core.render import environment
 from bot.planner.schema import Plan
 from bot.writing import codegen
-from bot.writing.artifacts import shipped_eval, shipped_title
+from bot.writing.artifacts import shipped_abstain, shipped_key, shipped_title
 from bot.writing.publish.licence import hub_dataset, license_for
-from bot.writing.publish.run import Files, ensemble_weight, model_files, pick_examples
+from bot.writing.publish.run import Files, check_shipped, ensemble_weight, model_files, pick_examples
 
 UNKNOWN = "UNKNOWN"  # what app.py answers below the abstain threshold
-# The Space's app.py needs sklearn, safetensors and numpy for the TF-IDF half of a shipped ensemble.
+# The Space's app.py needs sklearn, safetensors and numpy for the TF-IDF model (alone or in the ensemble).
 SPACE_EXTRA_REQUIREMENTS = ("scikit-learn", "safetensors", "numpy")
 
 
 def render_app(
-    plan: Plan, examples: list[tuple[str, str]], threshold: float, model_repo: str, *, threshold_from_validation: bool = True
+    plan: Plan,
+    examples: list[tuple[str, str]],
+    threshold: float,
+    model_repo: str,
+    *,
+    threshold_from_validation: bool = True,
+    results: dict | None = None,
 ) -> str:
     """The Space's app.py (same template and context as the PR's app.py, TF-IDF code embedded).
 
     `threshold_from_validation`: whether evaluate.py chose `threshold` on the validation split (the app
-    says so only then; the PR's copy, rendered before training, carries a placeholder).
+    says so only then; the PR's copy, rendered before training, carries a placeholder). `results`: what
+    the app's page says of the shipped predictor (`served_results`).
     """
     return (
         environment("text")
@@ -40,8 +50,24 @@ def render_app(
             threshold_from_validation=threshold_from_validation,
             model_repo=model_repo,
             tfidf_source=codegen.tfidf_source(),
+            results=results or {},
+            # The PR's PEP 723 block, so the published copy runs with `uv run app.py` on the same bounds.
+            script_header=codegen.script_header("app.py", plan),
         )
     )
+
+
+def served_results(metrics: dict) -> dict:
+    """The shipped predictor and its test results as app.py embeds them (numbers only: a JSON literal that
+    is Python too, so no null)."""
+    abstain = shipped_abstain(metrics)
+    numbers = {
+        "coverage": abstain.get("coverage"),
+        "accuracy": abstain.get("accuracy"),
+        "ood_refusal_rate": abstain.get("ood_refusal_rate"),
+    }
+    kept = {key: float(value) for key, value in numbers.items() if isinstance(value, int | float)}
+    return {"shipped": shipped_key(metrics), **kept}
 
 
 def _version(package: str, default: str) -> str:
@@ -75,8 +101,10 @@ def _readme(plan: Plan, metrics: dict, model_repo: str, threshold: float, gradio
             model_url=f"https://huggingface.co/{model_repo}",
             top_k=min(len(plan.labels), 5),
             threshold=threshold,
+            kind=shipped_key(metrics),
             shipped_title=shipped_title(metrics),
             weight=ensemble_weight(metrics),
+            abstain=shipped_abstain(metrics),
         )
     )
     return text.encode()
@@ -87,11 +115,17 @@ def build_space(
 ) -> Files:
     """Files of the Gradio Space; `include_model` adds `model/` (local publish: runs offline)."""
     out_dir = Path(out_dir)
-    abstain = shipped_eval(metrics).get("abstain") or {}
+    check_shipped(out_dir, metrics)  # the Space serves what its README and the card describe
+    abstain = shipped_abstain(metrics)
     threshold = float(abstain.get("threshold", 0.0))
     gradio = _version("gradio", "5.0.0")
     app = render_app(
-        plan, pick_examples(out_dir, plan.labels), threshold, model_repo, threshold_from_validation="threshold" in abstain
+        plan,
+        pick_examples(out_dir, plan.labels),
+        threshold,
+        model_repo,
+        threshold_from_validation="threshold" in abstain,
+        results=served_results(metrics),
     )
     files: Files = {
         "README.md": _readme(plan, metrics, model_repo, threshold, gradio),
