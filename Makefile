@@ -12,7 +12,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # The stamp is named after pyproject.toml's checksum: a dependency edit reinstalls, nothing else does.
 STAMP := $(VENV)/.installed-$(firstword $(shell cksum < pyproject.toml))
 
-.PHONY: venv demo test lint typecheck bench chromium
+.PHONY: venv demo test lint typecheck bench chromium uv-check
 
 venv: $(STAMP)
 
@@ -54,3 +54,11 @@ lint: venv typecheck
 bench: venv
 	@status=0; for bench in benchmarks/bench_*.py; do echo "== $$bench"; \
 		HF_HUB_OFFLINE=1 $(BIN)/python "$$bench" || status=1; done; exit $$status
+
+# The PR's scripts as a user runs them: `uv run` in a fresh environment per script (only their PEP 723
+# dependencies, a CPU torch), a --smoke run whose data comes from the Hub ID, served by a local
+# `ml-intern-bot hub`. The first run fills the uv cache (UV_CACHE_DIR; kept for later runs). Where
+# download.pytorch.org is unreachable the check says so and points the scripts' `pytorch-cpu` index at a
+# local torch CPU wheel (or at CHECK_TORCH_INDEX). benchmarks/uv_run_check.py says more.
+uv-check: venv
+	$(BIN)/python benchmarks/uv_run_check.py $(UV_CHECK_ARGS)

@@ -1,37 +1,34 @@
-"""Bitext `category` (de-duplicated, leak-free test split): the bot's generated scripts against the bar.
+"""Bitext `category` (near-duplicate-aware split): a new user's goal, planned by the bot, with its interval.
 
-Targets (issue "ML core", point 8): test macro-F1 >= 0.995 in <= 5 minutes of training on a 2-core CPU,
->= 3x faster than transformers' run_classification.py recipe on the same splits and model (the
-plan caps training at 12,000 stratified rows and 2 epochs; the reference trains on the same rows).
-Prints one JSON line; exits 1 on a miss.
-Run: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_bitext.py [--reference full]
+The plan is the planner's for `ml-intern-bot demo --dataset ../shared/data/bitext/bitext.csv --goal GOAL`
+(no hand-set hyper-parameter). Issue 9 asks for the shipped predictor's macro-F1 with its 95 % interval
+on the near-duplicate-aware test split, and the ship decision; both are in the JSON line. Targets: training
+within the planner's default budget (10 minutes) and >= 3x faster than transformers' run_classification.py
+recipe timed in the same run on the same splits and model (the bar of the issue before, "ML core").
+Prints one JSON line; exits 1 on a miss. `--smoke` runs the same pipeline on a small sample.
+Run: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_bitext.py [--reference full|skip] [--smoke]
 """
 
 from __future__ import annotations
 
 import sys
 
-from common import DATA, bench, parse_args
+from common import DATA, Goal, bench, parse_args, plan_for
 
-TARGETS = {"macro_f1": (">=", 0.995), "train_seconds": ("<=", 300.0), "speed_ratio": (">=", 3.0)}
+GOAL = Goal(
+    name="bitext",
+    text=("Label our customer-support tickets by category (orders, refunds, delivery, payments, accounts, ...) "
+          "so every ticket lands in the right team's queue."),
+    data=DATA / "bitext" / "bitext.csv",
+    stratify="category",
+)
+TARGETS = {"train_seconds": ("<=", 600.0), "speed_ratio": (">=", 3.0)}
 
 
-def plan():
-    """The product's plan for Bitext `category`: MiniLM-L6, 12,000 training rows, 2 epochs, max_length 48."""
-    import pandas as pd
-
-    from bot.planner.schema import Plan
-
-    path = DATA / "bitext" / "bitext.csv"
-    labels = sorted(pd.read_csv(path, usecols=["category"])["category"].astype(str).unique())
-    return Plan(
-        goal="route customer-support tickets by category",
-        dataset=str(path), dataset_name="bitext/Bitext-customer-support-llm-chatbot-training-dataset",
-        text_column="instruction", label_column="category", labels=labels,
-        epochs=2, learning_rate=1e-4, batch_size=32, max_length=48, max_train_rows=12000,
-        time_budget_minutes=5, early_stopping_patience=2,
-    )
+def plan_result(data=None):
+    """The planner's plan for GOAL, as its issue gets it."""
+    return plan_for(GOAL, data)
 
 
 if __name__ == "__main__":
-    sys.exit(bench("bitext", plan(), TARGETS, parse_args(__doc__.splitlines()[0])))
+    sys.exit(bench(GOAL, TARGETS, parse_args(__doc__.splitlines()[0])))

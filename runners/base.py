@@ -142,3 +142,23 @@ def scrub_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """A copy of env (default: os.environ) without any credential, for untrusted generated code."""
     source = os.environ if env is None else env
     return {k: v for k, v in source.items() if not is_secret(k)}
+
+
+def with_dataset(env: Mapping[str, str], src_dir: Path) -> dict[str, str]:
+    """`env` plus ML_INTERN_DATASET, train.py's data override, when the scripts' config.yaml names a
+    catalogued Hub data set whose offline copy is in a data dir: the PR names only the Hub ID (it runs
+    anywhere), and runs on this machine read the copy research read. Unchanged when the variable is set
+    already (a repository file's copy), or config.yaml names anything else."""
+    if "ML_INTERN_DATASET" in env:
+        return dict(env)
+    import yaml
+
+    from bot.research.data import offline_copy
+
+    try:
+        config = yaml.safe_load((Path(src_dir) / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return dict(env)
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    local = offline_copy(dataset) if isinstance(dataset, str) else None
+    return {**env, "ML_INTERN_DATASET": str(local)} if local else dict(env)

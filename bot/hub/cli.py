@@ -5,7 +5,9 @@
     ml-intern-bot hub --root DIR token add NAME [--org ORG ...] [--role write|read]
         print NAME's token as the last line (the same one each time; --org replaces the organisations)
     ml-intern-bot hub --root DIR repo import OWNER/NAME FOLDER [--type model|dataset|space]
-        commit FOLDER's files to a repo (created public if missing); print the head commit last
+        commit FOLDER's files (or one file) to a repo (created public if missing); print the head commit last;
+        e.g. `repo import PolyAI/banking77 ../shared/data/banking77 --type dataset` serves that offline copy to
+        `datasets.load_dataset("PolyAI/banking77")`
 
 Point the real client at it with HF_ENDPOINT=<endpoint> HF_TOKEN=<token>, with HF_HUB_OFFLINE unset:
 huggingface_hub refuses every request, even to a local endpoint, in offline mode.
@@ -44,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=ROLES, default="write")
     repo = sub.add_parser("repo", parents=[common], help="manage repositories").add_subparsers(dest="action",
                                                                                              required=True)
-    load = repo.add_parser("import", parents=[common], help="commit a folder's files to a repo; print the commit")
+    load = repo.add_parser("import", parents=[common], help="commit a folder's files (or a file) to a repo; print "
+                                                             "the commit")
     load.add_argument("repo_id")
     load.add_argument("folder", type=Path)
     load.add_argument("--type", choices=TYPES, default="model", dest="kind")
@@ -76,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 def _import(args) -> int:
     from bot.hub.repos import Repos
 
-    if not valid_id(args.repo_id) or not args.folder.is_dir():
-        print(f"error: need OWNER/NAME and a folder, not {args.repo_id!r} {str(args.folder)!r}", file=sys.stderr)
+    if not valid_id(args.repo_id) or not args.folder.exists():
+        print(f"error: need OWNER/NAME and a folder or a file, not {args.repo_id!r} {str(args.folder)!r}",
+              file=sys.stderr)
         return 2
     owner = args.repo_id.split("/")[0]
     sha = Repos(HubStore(args.root)).import_folder(args.kind, args.repo_id, args.folder, owner)

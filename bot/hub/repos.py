@@ -177,14 +177,17 @@ class Repos:
             return sha
 
     def import_folder(self, kind: str, repo_id: str, folder: Path, author: str, message: str = "Import files") -> str:
-        """Create `repo_id` if needed and commit every file under `folder` as it is (no HTTP): seeds the
-        playground's Hub with models and data sets. Returns the head, unchanged when nothing differs."""
+        """Create `repo_id` if needed and commit every file under `folder` (or the one file `folder`, at the
+        repo's root) as it is (no HTTP): seeds the playground's Hub with models and data sets, such as the
+        offline copies of catalogued Hub data sets. Returns the head, unchanged when nothing differs."""
         if self.get(kind, repo_id) is None:
             self.create(kind, repo_id, author, private=False)
         sha, files = self.files(kind, repo_id, None)
         operations = []
-        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-            name, data = path.relative_to(folder).as_posix(), path.read_bytes()
+        folder = Path(folder)
+        paths = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
+        for path in paths:
+            name, data = path.relative_to(folder.parent if folder.is_file() else folder).as_posix(), path.read_bytes()
             digest = self.store.put_bytes(data)
             lfs = self.upload_mode(files, name, len(data), data[:512]) == "lfs"
             if files.get(name, {}).get("sha256") != digest or files[name]["lfs"] != lfs:

@@ -15,14 +15,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.errors import UserError
-from bot.planner import vocabulary
-from bot.planner.schema import DEFAULT_MODEL, EVAL_ALLOWANCE_S, SCRIPTS_TO_ROOT, Plan
+from bot.planner import budget, vocabulary
+from bot.planner.budget import GPU_FLAVORS  # noqa: F401  (codegen reads it from here)
+from bot.planner.schema import DEFAULT_MODEL, SCRIPTS_TO_ROOT, Plan, eval_allowance_s
 from bot.research import sources
 from bot.research.sources import DatasetError, RepoFiles
 
-# Measured on a 2-core CPU: MiniLM-L6, batch 32, dynamic padding (README: benchmarks).
-SAMPLES_PER_SECOND = {"local-cpu": 45.0, "actions-cpu": 40.0, "hf-cpu-basic": 45.0}
-GPU_FLAVORS = ("hf-t4-small", "hf-a10g-small", "hf-a100-large")  # unmeasured: timed at the CPU rate, an upper bound
 NO_REPO_FILES = ("`{}` is a file in the repository, and this run cannot read the repository's files. "
                  "Name a Hugging Face Hub dataset instead (e.g. `PolyAI/banking77`).")
 NOT_IN_REPO = ("The repository has no `{}` on its default branch. Commit the data there or fix the path, "
@@ -101,17 +99,24 @@ def choose_dataset(goal: str, config: dict, overrides: dict, suggested: str | No
 def locate(choice: Choice, repo_files: RepoFiles | None, data_dirs: list[Path]) -> Located:
     """Admit the reference for whoever named it, then find it: a Hub ID through the Hub or its offline
     copy, a repository path through `repo_files` (never this machine's disk), a maintainer's server path
-    inside the data dirs."""
+    inside the data dirs.
+
+    What the scripts load (`dataset`, config.yaml) is the Hub ID whenever there is one, a catalogued offline
+    copy included, so the PR runs anywhere; the bot's own runs read the copy (runners set ML_INTERN_DATASET).
+    Only a maintainer's uncatalogued server file keeps its path: nothing else names it."""
     from bot.research import data
 
     source = sources.admit(choice.reference, by_maintainer=choice.by_maintainer, data_dirs=data_dirs)
     if source.kind == "server":
-        return Located("server", source.value, source.value)
+        entry = data.catalog_entry_for_path(Path(source.value), data_dirs)
+        return Located("server", source.value, entry["hub_id"] if entry else source.value)
     if source.kind == "hub":
-        resolved = data.resolve_dataset(source.value, data_dirs)
-        if resolved != source.value:  # the catalog's offline copy: scripts run in a checkout elsewhere
+        entry = data.catalog_entry(source.value)
+        hub_id = entry["hub_id"] if entry else source.value  # an alias (`banking77`) is not an ID the Hub knows
+        resolved = data.resolve_dataset(hub_id, data_dirs)
+        if resolved != hub_id:  # the catalog's offline copy, read here for research only
             resolved = str(Path(resolved).resolve())
-        return Located("hub", resolved, resolved)
+        return Located("hub", resolved, hub_id)
     local = _fetch(repo_files, source.value)
     return Located("repo", str(local), SCRIPTS_TO_ROOT + source.value, source.value)
 
@@ -174,14 +179,19 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
     found = inspect.inspect_frames(frames, goal, tokenizer=tokenizer, text_column=settings.get("text_column"),
                                    label_column=settings.get("label_column"))
     test_split = "test" if "test" in frames and len(frames) > 1 else None
+    split_report: dict = {}
     parts = splits.split_frames(frames, found.text_column, found.label_column, val_size=_DEFAULTS["val_size"],
                                 test_size=_DEFAULTS["test_size"], seed=int(settings.get("seed", _DEFAULTS["seed"])),
-                                test_split=test_split)
+                                test_split=test_split, report=split_report)
     _check_split_sizes(parts, found)
     floor = baseline.run_baseline(parts)
     plan = _build_plan(goal, _attribution(choice, where, dirs), where, found, parts, test_split, settings)
-    research = _evidence(plan, choice, where, found, parts, floor)
-    research["choices"] += notes
+    fitted = budget.fit_budget(plan, len(parts["train"]), set(configured) | set(overrides),
+                               measured_rate(plan.hardware, plan.model))
+    plan = fitted.plan
+    check_cost(plan)  # again: the evaluation allowance is now sized to the data
+    research = _evidence(plan, choice, where, found, parts, floor, split_report)
+    research["choices"] += fitted.notes + notes
     return PlanResult(plan, research, _examples(parts["train"]))
 
 
@@ -247,6 +257,7 @@ def _build_plan(goal, attribution, where, found, parts, test_split, settings) ->
         "label_column": found.label_column, "labels": labels, "test_split": test_split,
         "max_length": max(16, min(256, -(-p99 // 8) * 8)),
         "class_weights": bool(found.imbalance_ratio and found.imbalance_ratio > 3),
+        "eval_rows": len(parts["validation"]) + len(parts["test"]),  # sizes the time kept for evaluation
     }
     # `dataset` in settings is the raw reference from config or /plan; `where` already resolved it
     fields.update({k: v for k, v in settings.items() if k not in ("dataset", "text_column", "label_column")})
@@ -257,16 +268,17 @@ def _build_plan(goal, attribution, where, found, parts, test_split, settings) ->
         raise PlanError(f"the plan is not valid: {problems}") from exc
 
 
-def _evidence(plan, choice, where, found, parts, floor) -> dict[str, Any]:
+def _evidence(plan, choice, where, found, parts, floor, split_report: dict | None = None) -> dict[str, Any]:
     rows = {name: len(frame) for name, frame in parts.items()}
     train_rows = min(rows["train"], plan.max_train_rows or rows["train"])
-    note = {"hub": "; offline copy used" if where.dataset != choice.reference else "",
+    note = {"hub": "; offline copy used" if where.local != where.dataset else "",
             "repo": "; read from the repository"}.get(where.kind, "")
     return {
         "dataset": {"source": choice.reference, "resolved": plan.dataset, "why": choice.why,
                     "note": choice.why + note},
         "inspection": found.to_dict(),
-        "leakage_text": _leakage_text(found),
+        "leakage_text": _leakage_text(found, split_report),
+        "split_report": split_report,  # splits.split_frames' report: what the near-duplicate grouping did
         "split_rows": rows,
         "baseline": floor,
         "estimate": estimate(plan, train_rows),
@@ -274,12 +286,40 @@ def _evidence(plan, choice, where, found, parts, floor) -> dict[str, Any]:
     }
 
 
-def _leakage_text(found) -> str:
+def _leakage_text(found, report: dict | None = None) -> str:
+    """Exact copies across splits, then the near-duplicate share and what the grouping did, from
+    splits.split_frames' report (train.py runs the same code on the same rows: its split has these numbers)."""
     if found.leakage_kind.startswith("cross"):
-        return (f"{found.leakage:,} test texts also appear in another split (normalised); "
+        text = (f"{found.leakage:,} test texts also appear in another split (normalised); "
                 "the bot's split removes them from train.")
-    return (f"a random split would put {found.leakage:,} test texts in train too; the bot "
-            "de-duplicates before splitting, so none do.")
+    else:
+        text = (f"a random split would put {found.leakage:,} test texts in train too; the bot "
+                "de-duplicates before splitting, so none do.")
+    if not report:
+        return text
+    from bot.core.render import pct
+
+    near = "near-copy (the same text once numbers and `{{placeholders}}` are masked" + (
+        f", or character 3-5-gram TF-IDF cosine ≥ {report['cosine_threshold']:g})" if report["cosine_searched"]
+        else "; too many texts to compare them all by character similarity)")
+    after = report["test_rows_with_near_copy_after"]
+    outcome = (f"{after:,} test texts still have a near-copy in train or validation" if after
+               else "no test text has a near-copy in train or validation")
+    if "removed_rows" in report:  # an official test split, kept as given
+        text += (f" {report['test_rows_with_near_copy']:,} of the {report['test_rows']:,} official test texts "
+                 f"({pct(report['test_near_copy_share'])}) have a {near} in the training data. The bot keeps the "
+                 "official split as published, training rows included, so scores compare with published ones; "
+                 "it carves validation by near-duplicate group, so choices made on validation are not flattered.")
+    else:
+        text += (f" {pct(report['near_copy_share'])} of the {report['rows_compared']:,} distinct texts have a {near}, "
+                 "so a random split would test on copies of training rows; the bot keeps each near-duplicate group "
+                 f"in one split ({report['groups']:,} groups, the largest {report['largest_group']:,} rows), so {outcome}.")
+    short = sorted({label for per_class in report["held_out_short"].values() for label in per_class})
+    if short:
+        text += (f" {len(short)} class(es) hold out fewer rows than their share because their near-duplicate groups are "
+                 "too large: " + ", ".join(f"`{vocabulary.shown(label)}`" for label in short[:5])
+                 + (", …" if len(short) > 5 else "") + ".")
+    return text
 
 
 def _choices(plan: Plan, found) -> list[str]:
@@ -289,9 +329,10 @@ def _choices(plan: Plan, found) -> list[str]:
         notes.append("MiniLM-L6 (22.7 M parameters) fine-tunes on a laptop CPU in minutes.")
     if plan.class_weights:
         notes.append(f"Class weights are on: the largest class is {found.imbalance_ratio:.1f}× the smallest.")
-    if plan.ensemble_with_baseline:
-        notes.append("The TF-IDF baseline is kept as a companion: when averaging it with the fine-tune wins on "
-                     "validation, that ensemble is what ships (`/plan ensemble=false` ships the fine-tune alone).")
+    notes.append("What ships is decided on validation, cheapest first: the TF-IDF baseline, the fine-tune"
+                 + (", their average" if plan.ensemble_with_baseline else "") + "; a costlier model ships only when "
+                 "it is significantly more accurate (exact McNemar test, p < 0.05)"
+                 + (" (`/plan ensemble=false` leaves the average out)." if plan.ensemble_with_baseline else "."))
     return notes
 
 
@@ -308,7 +349,7 @@ def worst_case_cost(plan: Plan) -> tuple[float, float]:
         per_hour = hourly_price(plan.hardware.removeprefix("hf-"), _price_list())
     except BackendError as exc:
         raise PlanError(f"{exc}. Use `/plan hardware=local-cpu` or `hardware=actions-cpu`.") from None
-    hours = (plan.time_budget_minutes * 60 + EVAL_ALLOWANCE_S + INSTALL_MARGIN_S + UPLOAD_MARGIN_S) / 3600
+    hours = (plan.time_budget_minutes * 60 + eval_allowance_s(plan) + INSTALL_MARGIN_S + UPLOAD_MARGIN_S) / 3600
     return per_hour, round(per_hour * hours, 4)
 
 
@@ -333,7 +374,7 @@ def check_cost(plan: Plan) -> None:
 
 def measured_rate(hardware: str, model: str) -> float:
     """Samples/s for this hardware and model; anything unmeasured stops the plan (fail closed)."""
-    rate = SAMPLES_PER_SECOND.get(hardware, SAMPLES_PER_SECOND["local-cpu"] if hardware in GPU_FLAVORS else None)
+    rate = budget.rate_of(hardware)
     if rate is None:
         raise PlanError(f"hardware `{hardware}` has no measured speed or price in this version, so its "
                         "cost cannot be estimated. Use `/plan hardware=local-cpu` or `hardware=actions-cpu`.")
@@ -344,21 +385,12 @@ def measured_rate(hardware: str, model: str) -> float:
 
 
 def estimate(plan: Plan, train_rows: int) -> dict[str, Any]:
-    """Training minutes and cost at the measured rate, capped by the time budget."""
-    rate = measured_rate(plan.hardware, plan.model)
-    minutes = train_rows * plan.epochs / rate / 60
-    capped = minutes > plan.time_budget_minutes
-    basis = (f"Based on {rate:.0f} samples/s measured for MiniLM-L6 on a 2-core CPU; {plan.epochs} epoch(s) of "
-             f"{train_rows:,} rows take about {minutes:.1f} min")
-    basis += (f", more than the {plan.time_budget_minutes:g}-minute budget, so training stops at the budget with the "
-              "best checkpoint so far." if capped else ", within the time budget.")
-    if plan.hardware in GPU_FLAVORS:
-        basis += " No GPU speed is measured yet: the time is the CPU's, an upper bound."
+    """Training minutes at the measured rate, with the busy-machine margin, against the budget; and the cost."""
+    found = budget.estimate(plan, train_rows, measured_rate(plan.hardware, plan.model), eval_allowance_s(plan))
     per_hour, worst = worst_case_cost(plan)
     cost = (f"at most ${worst:.2f} (${per_hour:.2f}/hour × the whole budget; cap `max_cost_usd` ${plan.max_cost_usd:.2f})"
             if per_hour else "$0 (your own CPU or GitHub Actions minutes)")
-    return {"hardware": plan.hardware, "train_rows": train_rows, "minutes": min(minutes, plan.time_budget_minutes),
-            "capped": capped, "cost": cost, "cost_usd": worst, "basis": basis}
+    return {**found, "cost": cost, "cost_usd": worst}
 
 
 def _examples(train, per_class: int = 2) -> list[tuple[str, str]]:

@@ -19,7 +19,8 @@ ORIGIN_BODY = """Build a text classification model that labels customer support 
 model using accuracy, macro F1, and a confusion matrix. 4. Prepare the final model for publishing
 on the Hugging Face Hub. Do not run any expensive training job without my approval."""
 BITEXT_HUB_ID = "bitext/Bitext-customer-support-llm-chatbot-training-dataset"
-# Small enough for a laptop CPU in a few minutes; the full recipe lives in benchmarks/.
+# The default tour (no --dataset): small enough for a laptop CPU in a few minutes. With --dataset, the
+# planner's defaults apply, as they would to an issue.
 DEMO_PLAN = {"max_train_rows": 2000, "epochs": 2, "budget_minutes": 4}
 PROBE = "I want a refund for my last order"
 
@@ -61,6 +62,7 @@ def run_demo(dataset: str | None, workdir: Path, serve: bool = False, runner: st
              goal: str | None = None) -> int:
     started = time.monotonic()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    plan = None if dataset else DEMO_PLAN  # the quick tour is small; a user's own data set gets the default plan
     try:
         dataset = choose_dataset(dataset)
         _fresh_process()
@@ -77,7 +79,7 @@ def run_demo(dataset: str | None, workdir: Path, serve: bool = False, runner: st
     port = free_port()  # huggingface_hub reads HF_ENDPOINT once, at import: set it before anything imports it
     os.environ.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HOME=str(workdir / "hf-home"),
                       HF_HUB_DISABLE_PROGRESS_BARS="1")
-    with world(workdir, dataset, DEMO_PLAN, runner=runner, hub_port=port) as w:
+    with world(workdir, dataset, plan, runner=runner, hub_port=port) as w:
         number = _play(w, goal or ORIGIN_BODY)
         _finish(w, number, workdir, started, runner)
         if serve:
@@ -148,15 +150,16 @@ def _summary(w, state, number: int, runner: str, model_id: str, space_id: str, l
     """The demo's last line: where things are and what shipped, read from the published metrics.json."""
     from huggingface_hub import hf_hub_download
 
+    from bot.writing.artifacts import shipped_abstain, shipped_eval, shipped_key
+
     metrics = json.loads(Path(hf_hub_download(model_id, "metrics.json", endpoint=w.hub_url)).read_text())
-    shipped = metrics.get(metrics.get("shipped", "finetuned")) or {}
+    shipped, abstain = shipped_eval(metrics), shipped_abstain(metrics)  # what the Space serves, and its abstention
     return {"issue": number, "pr": state.pr_number, "runner": runner, "model": model_id, "space": space_id,
-            "shipped": metrics.get("shipped"), "accuracy": shipped.get("accuracy"),
+            "shipped": shipped_key(metrics), "accuracy": shipped.get("accuracy"),
             "macro_f1": shipped.get("macro_f1"), "finetuned_accuracy": metrics["finetuned"].get("accuracy"),
             "baseline_accuracy": metrics["baseline"].get("accuracy"),
             "train_seconds": metrics.get("train", {}).get("train_seconds"),
-            "coverage": (shipped.get("abstain") or {}).get("coverage"),
-            "ood_refusal_rate": ((shipped.get("stress") or {}).get("out_of_domain") or {}).get("abstain_rate"),
+            "coverage": abstain.get("coverage"), "ood_refusal_rate": abstain.get("ood_refusal_rate"),
             "cost_usd": state.run.cost_usd, "probe": label}
 
 

@@ -153,6 +153,17 @@ def _local_copy(entry: dict, data_dirs) -> Path | None:
     return None
 
 
+def offline_copy(hub_id: str, data_dirs=None) -> Path | None:
+    """The local copy of a catalogued Hub data set (ID, alias or short name), resolved; None when the
+    catalog has no such entry or no data dir holds its copy. A name match first: nothing untrusted
+    reaches the disk."""
+    entry = catalog_entry(hub_id)
+    if entry is None:
+        return None
+    local = _local_copy(entry, [Path(d) for d in data_dirs] if data_dirs is not None else default_data_dirs())
+    return local.resolve() if local is not None else None
+
+
 def resolve_dataset(source: str, data_dirs=None) -> str:
     """Return what to load: a local path as is, a Hub ID when the Hub (or its cache) can serve it,
     else the catalog's local copy; DatasetError when none of these exists.

@@ -184,12 +184,20 @@ def test_train_workflow_reads_dependencies_from_the_scripts_pep723_blocks(tmp_pa
     done = subprocess.run([sys.executable, "-c", reader], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["pandas", "scikit-learn", "transformers>=5"]
-    # The bot's own script templates open with such a block: the reader finds their dependencies.
+    # The scripts the bot writes open with such a block (bounded versions, a CPU torch index): the reader
+    # finds their dependencies and not the uv index settings.
+    from bot.writing import codegen
+    from tests.scripts import make_plan
+
+    files = codegen.render_pr_files(make_plan("data.csv", ["a", "b"]), examples=[])
     for name in ("train.py", "evaluate.py"):
-        (tmp_path / name).write_text((ROOT / "templates" / "scripts" / f"{name}.j2").read_text())
+        (tmp_path / name).write_text(files[name])
     done = subprocess.run([sys.executable, "-c", reader], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
-    assert {"torch", "transformers>=5"} <= set(done.stdout.split())
+    found = done.stdout.split()
+    assert any(d.startswith("torch>=") and "<" in d for d in found)
+    assert any(d.startswith("transformers>=") and "<" in d for d in found)
+    assert not any("pytorch-cpu" in d or "download.pytorch.org" in d for d in found)
 
 
 def test_ci_runs_the_same_command_as_the_readme():

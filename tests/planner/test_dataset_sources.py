@@ -213,15 +213,15 @@ def test_a_bare_hub_id_that_does_not_exist_is_reported_not_swapped(catalog_dir):
 def test_a_bare_hub_id_in_the_issue_is_the_named_dataset(catalog_dir):
     result = make_plan(f"Tickets\n\nLabel support requests by issue type using {BITEXT}.", data_dirs=[catalog_dir])
     assert result.research["dataset"]["why"] == "named in the issue"
-    assert result.plan.dataset == str((catalog_dir / "bitext" / "bitext.csv").resolve())
+    assert result.plan.dataset == BITEXT  # config.yaml names the Hub ID; runs here read the copy (runners.base.with_dataset)
     assert result.plan.dataset_name == BITEXT
 
 
 @pytest.mark.parametrize("config, overrides", [({"dataset": BITEXT}, {}), ({}, {"dataset": BITEXT})])
 def test_config_dataset_hub_id_is_resolved_not_overwritten_by_settings(catalog_dir, config, overrides):
-    """Regression: `fields.update(settings)` put the raw Hub ID from config or /plan back into the Plan, so
-    offline the smoke test loaded the Hub ID and failed, while the same ID named in the issue worked."""
+    """The Hub ID from config or /plan is what config.yaml names (it runs anywhere), as when the issue names
+    it; research here read the offline copy, and the note says so."""
     result = make_plan(GOAL, config, overrides, data_dirs=[catalog_dir])
-    assert result.plan.dataset == str((catalog_dir / "bitext" / "bitext.csv").resolve())
+    assert result.plan.dataset == BITEXT
     assert result.plan.dataset_name == BITEXT and result.plan.dataset_license == "CDLA-Sharing-1.0"
     assert result.research["dataset"]["note"].endswith("; offline copy used")
