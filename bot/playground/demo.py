@@ -23,6 +23,7 @@ BITEXT_HUB_ID = "bitext/Bitext-customer-support-llm-chatbot-training-dataset"
 # planner's defaults apply, as they would to an issue.
 DEMO_PLAN = {"max_train_rows": 2000, "epochs": 2, "budget_minutes": 4}
 PROBE = "I want a refund for my last order"
+COLLECT_MARGIN_S = 300  # training's wait: the run's own hard limit, plus collecting and reporting it
 
 
 class DemoError(RuntimeError):
@@ -99,6 +100,8 @@ def _fresh_process() -> None:
 
 
 def _play(w, goal: str) -> int:
+    from bot.planner.schema import Plan, run_limit_s
+
     say("\n1. alice (read access) files the goal issue")
     issue = w.as_user("alice").create_issue(title=ORIGIN_TITLE, body=goal)
     say(f"{w.forge_url}/{issue.repository.full_name}/issues/{issue.number}", indent=4)
@@ -108,7 +111,8 @@ def _play(w, goal: str) -> int:
     say(f"plan: label `{plan.get('label_column')}` ({len(plan.get('labels', []))} classes), model "
         f"{plan.get('model')}, PR #{state.pr_number}", indent=4)
     say("3. the maintainer comments /approve-train; the bot trains exactly the PR's head")
-    state = _maintainer(w, issue.number, "trained", lambda i: i.create_comment("/approve-train"))
+    state = _maintainer(w, issue.number, "trained", lambda i: i.create_comment("/approve-train"),
+                        timeout=run_limit_s(Plan(**plan)) + COLLECT_MARGIN_S)
     summary = state.run.summary
     say(f"test accuracy {summary.accuracy:.3f}, macro-F1 {summary.macro_f1:.3f} "
         f"(TF-IDF baseline macro-F1 {summary.baseline_macro_f1:.3f})", indent=4)
@@ -117,12 +121,13 @@ def _play(w, goal: str) -> int:
     return issue.number
 
 
-def _maintainer(w, number: int, phase: str, act):
+def _maintainer(w, number: int, phase: str, act, timeout: float = 600):
     """The maintainer acts on the issue; then follow the status comment until `phase` or failure."""
     from bot.core.state import Phase
 
     act(w.as_user("maintainer").get_issue(number))
-    state = w.wait_for(number, {Phase(phase), Phase.FAILED}, on_activity=lambda text: say(f"… {text}", indent=4))
+    state = w.wait_for(number, {Phase(phase), Phase.FAILED}, timeout=timeout,
+                       on_activity=lambda text: say(f"… {text}", indent=4))
     if state.phase == Phase.FAILED:
         raise SystemExit(f"the {state.failed_step} step failed: {state.error}")
     return state

@@ -166,12 +166,14 @@ def test_a_significantly_worse_costlier_model_never_ships():
 def test_the_threshold_refuses_the_off_topic_cluster_while_answering_97_percent():
     val = [0.9] * 97 + [0.5, 0.4, 0.3]
     off_topic = [0.2, 0.25, 0.35, 0.45, 0.55]
-    threshold = choose_threshold(val, [True] * 100, off_topic)
+    threshold = choose_threshold(val, [True] * 100, off_topic, coverage_target=0.97)
     # by hand: at 0.9 all 5 off-topic sentences and 3 validation rows are refused (1.0 - 0.03 = 0.97),
     # more than at 0.5 (0.8 - 0.02) or 0.4 (0.6 - 0.01); answering 97 % of validation is allowed
     assert threshold == 0.9
-    assert np.mean(np.array(val) >= threshold) >= selection.COVERAGE_TARGET
     assert all(c < threshold for c in off_topic)
+    # the default target, 98 %, forbids refusing 3 % of validation: 0.5 is then the best allowed
+    assert choose_threshold(val, [True] * 100, off_topic) == 0.5
+    assert np.mean(np.array(val) >= 0.5) >= selection.COVERAGE_TARGET
 
 
 def test_the_coverage_target_caps_what_the_threshold_may_refuse():

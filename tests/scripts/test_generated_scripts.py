@@ -109,7 +109,7 @@ def test_metrics_json_has_every_contract_key(trained):
         matrix = e["confusion"]["matrix"]
         assert e["confusion"]["labels"] == plan.labels and len(matrix) == len(plan.labels)
         assert sum(map(sum, matrix)) == m["rows"]["test"]
-        assert set(e["abstain"]) == ABSTAIN_KEYS and e["abstain"]["coverage_target"] == 0.97
+        assert set(e["abstain"]) == ABSTAIN_KEYS and e["abstain"]["coverage_target"] == 0.98
         assert e["abstain"]["ood_rows"] == m["out_of_domain"]["held_out_rows"] > 50
         assert e["abstain"]["ood_refusal_rate"] == e["stress"]["out_of_domain"]["abstain_rate"]
         low, high = e["interval"]["accuracy"]
