@@ -130,11 +130,12 @@ def world(root: Path, dataset: str, plan: dict | None = None, *, runner: str = "
     for login, permission in {**PEOPLE, BOT_LOGIN: "write", OTHER_BOT: "write"}.items():
         forge.set_permission(REPO, login, permission)
     forge.actions.extra_env.update(PIP_NO_INDEX="1")  # offline: train.yml's installs find what is installed
-    if Path(dataset).exists() and catalog_entry_for_path(Path(dataset)):
+    catalogued = catalog_entry_for_path(Path(dataset)) if Path(dataset).exists() else None
+    if catalogued:
         # config.yaml names the Hub ID; offline, the emulated runner reads the copy where GitHub's would download it
         forge.actions.extra_env.update(ML_INTERN_DATASET=str(Path(dataset).resolve()))
     secret = secrets.token_hex(16)
-    with ForgeServer(forge) as forge_server, _local_hub(root / "hub", hub_port, dataset) as local_hub:
+    with ForgeServer(forge) as forge_server, _local_hub(root / "hub", hub_port, dataset, catalogued) as local_hub:
         settings = Settings(github_token=tokens[BOT_LOGIN], github_api_url=forge_server.api_url,
                             webhook_secret=secret, bot_login=BOT_LOGIN, workdir=root / "bot", poll_s=2.0,
                             **(local_hub.settings if local_hub else {"publish_target": root / "hub"}))
@@ -171,23 +172,21 @@ class LocalHub:
 
 
 @contextlib.contextmanager
-def _local_hub(root: Path, port: int | None, dataset: str):
+def _local_hub(root: Path, port: int | None, dataset: str, entry: dict | None):
     """The playground's Hugging Face Hub on `port`, or None. It holds the default model and, when `dataset` is
-    the offline copy of a catalogued Hub data set, that data set under its Hub ID: config.yaml names the Hub
+    the offline copy of a catalogued Hub data set (`entry`, its catalog entry), that data set under its Hub ID: config.yaml names the Hub
     ID, so jobs that run away from the bot's data dirs (HF Jobs, Actions) download both from here."""
     if port is None:
         yield None
         return
     from bot.hub import HubServer, HubStore
     from bot.hub.repos import Repos
-    from bot.research.data import catalog_entry_for_path
     from bot.research.models import MODEL_ID, package_model_path
 
     store = HubStore(root)
     packaged = package_model_path()
     if packaged is not None:
         Repos(store).import_folder("model", MODEL_ID, packaged, MODEL_ID.split("/")[0])
-    entry = catalog_entry_for_path(Path(dataset)) if Path(dataset).exists() else None
     if entry is not None:
         Repos(store).import_folder("dataset", entry["hub_id"], Path(dataset), entry["hub_id"].split("/")[0])
     token = store.add_token("ml-intern", ("acme",))
