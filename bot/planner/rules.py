@@ -180,12 +180,14 @@ def make_plan(goal: str, config: dict | None = None, overrides: dict | None = No
                                    label_column=settings.get("label_column"))
     test_split = "test" if "test" in frames and len(frames) > 1 else None
     split_report: dict = {}
-    parts = splits.split_frames(frames, found.text_column, found.label_column, val_size=_DEFAULTS["val_size"],
+    val_size = splits.validation_share(sum(len(f) for name, f in frames.items() if name != test_split))
+    parts = splits.split_frames(frames, found.text_column, found.label_column, val_size=val_size,
                                 test_size=_DEFAULTS["test_size"], seed=int(settings.get("seed", _DEFAULTS["seed"])),
                                 test_split=test_split, report=split_report)
     _check_split_sizes(parts, found)
     floor = baseline.run_baseline(parts)
-    plan = _build_plan(goal, _attribution(choice, where, dirs), where, found, parts, test_split, settings)
+    plan = _build_plan(goal, _attribution(choice, where, dirs), where, found, parts, test_split,
+                       {"val_size": val_size, **settings})
     fitted = budget.fit_budget(plan, len(parts["train"]), set(configured) | set(overrides),
                                measured_rate(plan.hardware, plan.model))
     plan = fitted.plan
@@ -282,7 +284,7 @@ def _evidence(plan, choice, where, found, parts, floor, split_report: dict | Non
         "split_rows": rows,
         "baseline": floor,
         "estimate": estimate(plan, train_rows),
-        "choices": _choices(plan, found),
+        "choices": _choices(plan, found, rows["validation"]),
     }
 
 
@@ -322,18 +324,29 @@ def _leakage_text(found, report: dict | None = None) -> str:
     return text
 
 
-def _choices(plan: Plan, found) -> list[str]:
+def _choices(plan: Plan, found, validation_rows: int) -> list[str]:
     notes = [(f"`max_length` {plan.max_length}: the 99th percentile is {found.token_lengths.get('p99')} tokens, "
               "so longer inputs are rare; batches pad only to their longest text.")]
     if plan.model == DEFAULT_MODEL:
         notes.append("MiniLM-L6 (22.7 M parameters) fine-tunes on a laptop CPU in minutes.")
     if plan.class_weights:
         notes.append(f"Class weights are on: the largest class is {found.imbalance_ratio:.1f}× the smallest.")
+    notes.append(_validation_note(plan.val_size, validation_rows))
     notes.append("What ships is decided on validation, cheapest first: the TF-IDF baseline, the fine-tune"
                  + (", their average" if plan.ensemble_with_baseline else "") + "; a costlier model ships only when "
                  "it is significantly more accurate (exact McNemar test, p < 0.05)"
                  + (" (`/plan ensemble=false` leaves the average out)." if plan.ensemble_with_baseline else "."))
     return notes
+
+
+def _validation_note(val_size: float, rows: int) -> str:
+    from bot.research.splits import VALIDATION_ROWS
+
+    text = (f"Validation holds {rows:,} rows ({val_size:.0%} of the rows it is carved from), sized for choosing "
+            f"what ships: about {VALIDATION_ROWS:,} rows tell a one-point gain from noise")
+    if rows < 0.9 * VALIDATION_ROWS:  # a share rounded to a whole percent lands near, not on, the target
+        return text + "; with fewer, only larger gains are significant, so the cheaper model is kept more often."
+    return text + "."
 
 
 def worst_case_cost(plan: Plan) -> tuple[float, float]:
