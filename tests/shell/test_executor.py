@@ -64,8 +64,8 @@ def test_an_ended_job_is_collected_with_its_metrics_and_cost(github, executor, s
 
 @pytest.mark.parametrize(("stage", "words"), [
     ("failed", "exited with an error"),
-    ("timed_out", ("past its time budget plus the evaluation allowance and was stopped (Job timeout after 600s). "
-                   "Billing stopped; the job cost $0.0125")),
+    ("timed_out", ("went past its time limit, the training budget plus the evaluation allowance, and was stopped "
+                   "(Job timeout after 600s). Billing stopped; the job cost $0.0125")),
     ("cancelled", "cancelled outside the bot"),
 ])
 def test_a_job_that_did_not_succeed_is_a_training_failure_that_says_why(github, executor, slow, stage, words):
