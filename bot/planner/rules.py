@@ -342,7 +342,7 @@ def _choices(plan: Plan, found, validation_rows: int) -> list[str]:
 def _validation_note(val_size: float, rows: int) -> str:
     from bot.research.splits import VALIDATION_ROWS
 
-    text = (f"Validation holds {rows:,} rows ({val_size:.0%} of the rows it is carved from), sized for choosing "
+    text = (f"Validation holds {rows:,} rows ({val_size * 100:.0f} % of the rows it is carved from), sized for choosing "
             f"what ships: about {VALIDATION_ROWS:,} rows tell a one-point gain from noise")
     if rows < 0.9 * VALIDATION_ROWS:  # a share rounded to a whole percent lands near, not on, the target
         return text + "; with fewer, only larger gains are significant, so the cheaper model is kept more often."

@@ -109,7 +109,7 @@ def test_the_plan_comment_states_the_budget_choice_and_keeps_what_was_set(bitext
     assert "Evaluation then has up to 5 min more" in estimate["basis"]
     assert any(note.startswith("Epochs and rows: 5 epochs on every training row fit") for note in
                result.research["choices"])
-    assert (f"Validation holds {rows['validation']:,} rows (20% of the rows it is carved from), sized for choosing what "
+    assert (f"Validation holds {rows['validation']:,} rows (20 % of the rows it is carved from), sized for choosing what "
             "ships: about 2,000 rows tell a one-point gain from noise; with fewer, only larger gains are significant, "
             "so the cheaper model is kept more often.") in result.research["choices"]
 
