@@ -38,11 +38,6 @@ NEAR_DUPLICATE_NGRAMS = (3, 5)  # character n-grams within word boundaries (skle
 MAX_NEAR_DUPLICATE_TEXTS = 50_000  # the pairwise search is quadratic: seconds for Bitext's 23.6k keys
 _DENSE_NGRAMS = 256  # the most common n-grams are multiplied densely (BLAS), the rare rest sparsely
 _CELLS_PER_CHUNK = 8_000_000  # similarity cells held at once: 32 MB of float32
-# Validation decides what ships (an exact McNemar test between two ~93 % models), so it is sized for that
-# test's power: about 2,000 rows tell a one-point gain from noise most of the time, 1,000 rarely do.
-# The share stays between 10 % and 20 % of the rows it is carved from, so the fine-tune keeps most of them.
-VALIDATION_ROWS = 2_000
-VALIDATION_SHARE = (0.1, 0.2)
 _SCREEN_MARGIN = 1e-3  # float32 screening error is ~1e-6; pairs this close are decided in float64
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 
@@ -305,13 +300,6 @@ def _split_pooled(frames, text, label, val_size, test_size, rng, report) -> dict
     report["test_rows_with_near_copy_after"] = _crossing_rows(codes, left, right, in_test, ~in_test)
     parts = {"train": ~in_test & ~in_val, "validation": in_val, "test": in_test}
     return {name: pool[mask].reset_index(drop=True) for name, mask in parts.items()}
-
-
-def validation_share(rows: int) -> float:
-    """val_size for `rows`, what split_frames takes it as a fraction of (every row; without an official
-    test split's): VALIDATION_ROWS of them within VALIDATION_SHARE, rounded to a whole percent."""
-    low, high = VALIDATION_SHARE
-    return round(min(high, max(low, VALIDATION_ROWS / max(rows, 1))), 2)
 
 
 def split_frames(

@@ -11,7 +11,7 @@ from bot.planner.rules import make_plan
 from bot.planner.schema import EVAL_ALLOWANCE_S, Plan, eval_allowance_s, run_limit_s
 
 RATE = budget.SAMPLES_PER_SECOND["local-cpu"]
-BANKING77_TRAIN, BANKING77_EVAL = 7_994, 1_998 + 3_079  # validation: 20 %, see splits.validation_share
+BANKING77_TRAIN, BANKING77_EVAL = 7_994, 1_998 + 3_079  # validation: 20 %, see rules.validation_share
 GOAL = "Support tickets\n\nBuild a text classification model that labels customer support tickets by issue type."
 
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from bot.planner.rules import PlanError, make_plan
+from bot.planner.rules import PlanError, make_plan, validation_share
 from bot.planner.schema import Plan
 
 GOAL = "Support tickets\n\nBuild a text classification model that labels customer support tickets by issue type."
@@ -109,3 +109,14 @@ def test_a_silent_advisor_leaves_the_deterministic_plan(bitext_sample):
     result = make_plan(GOAL, {"dataset": str(bitext_sample)}, advisor=Silent())
     assert result.plan.label_column == "category"
     assert any("did not answer" in note for note in result.research["choices"])
+
+
+@pytest.mark.parametrize(("rows", "share"), [
+    (10_003, 0.2),  # BANKING77's train split: 20 % is 2,000 rows
+    (15_000, 0.13),  # 2,000 rows, as a whole percent
+    (24_274, 0.1),  # Bitext pooled: 10 % is already 2,427 rows
+    (300, 0.2),  # too small for 2,000: the cap keeps 80 % for training
+    (0, 0.2),
+])
+def test_validation_is_sized_for_the_ship_decision_within_ten_to_twenty_percent(rows, share):
+    assert validation_share(rows) == share

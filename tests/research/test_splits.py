@@ -146,17 +146,6 @@ def test_banking77_official_test_split_is_kept_as_published(banking):
     assert set(parts["train"]["label"]) == set(banking["train"]["category"])
 
 
-@pytest.mark.parametrize(("rows", "share"), [
-    (10_003, 0.2),  # BANKING77's train split: 20 % is 2,000 rows
-    (15_000, 0.13),  # 2,000 rows, as a whole percent
-    (24_274, 0.1),  # Bitext pooled: 10 % is already 2,427 rows
-    (300, 0.2),  # too small for 2,000: the cap keeps 80 % for training
-    (0, 0.2),
-])
-def test_validation_is_sized_for_the_ship_decision_within_ten_to_twenty_percent(rows, share):
-    assert splits.validation_share(rows) == share
-
-
 def test_same_seed_same_splits_other_seed_differs(bitext):
     sample = bitext.sample(2000, random_state=0)
     a = split_frames({"train": sample}, "instruction", "intent", val_size=0.1, test_size=0.2, seed=3)
